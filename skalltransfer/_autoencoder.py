@@ -1,0 +1,320 @@
+"""Stacked denoising autoencoder classifier (Vincent et al. 2010)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseStackClassifier, check_unit_interval, encode_labels, validation_split
+from ._kernels._autoencoder import dae_loss_grad, encode
+from ._kernels._feedforward import forward_pass
+from ._kernels._masks import masking_noise
+from ._kernels._rng import new_state
+from ._network import feedforward_objective
+from ._stack import LayerStack, init_weights
+from ._training import make_optimizer, run_training
+
+
+def pretrain_layer(
+    X, n_hidden, *, corruption, binarize, solver, learning_rate, batch_size,
+    max_iter, rng, verbose, name,
+):
+    """Train one denoising autoencoder layer on ``X``; return ``W, b, c, curve``."""
+    dtype = X.dtype
+    n, d = X.shape
+    W = init_weights(d, n_hidden, rng, dtype)
+    b = np.zeros(n_hidden, dtype=dtype)
+    c = np.zeros(d, dtype=dtype)
+    state = new_state(rng)
+
+    def loss_grad(batch, rng):
+        Xb = np.empty((len(batch), d), dtype=dtype)
+        Xc = np.empty_like(Xb)
+        masking_noise(X[batch], corruption, binarize, state, Xb, Xc)
+        loss, dW, db, dc = dae_loss_grad(W, b, c, Xb, Xc)
+        return loss, [dW, db, dc]
+
+    params = [W, b, c]
+    optimizer = make_optimizer(params, solver, learning_rate, momentum=0.9)
+    result = run_training(
+        params, loss_grad, n, optimizer=optimizer, max_iter=max_iter,
+        batch_size=batch_size, rng=rng, n_iter_no_change=None,
+        verbose=verbose, name=name,
+    ) if max_iter else {"loss_curve": []}
+    return W, b, c, result["loss_curve"]
+
+
+class StackedAutoencoderClassifier(BaseStackClassifier):
+    """Stacked denoising autoencoders with a softmax output layer.
+
+    Each hidden layer is first trained greedily as a denoising autoencoder
+    with tied weights on the codes of the layer below (masking noise: each
+    input is zeroed with probability ``corruption_level``; loss: the
+    cross-entropy between the clean input and the reconstruction). The
+    encoders are then stacked under a softmax output layer and the whole
+    network is fine-tuned with the cross-entropy of the labels.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_hidden_layers,), default=(500, 500)
+    corruption_level : float or sequence of float, default=0.25
+        Masking-noise level of each layer's pretraining (one value for all
+        layers, or one per layer).
+    pretrain_max_iter : int, default=15
+        Pretraining epochs per layer; 0 skips pretraining (a plain MLP with
+        sigmoid units).
+    pretrain_learning_rate : float, default=1e-3
+        Step size of pretraining.
+    pretrain_solver : {"adam", "sgd"}, default="adam"
+    binarize : bool, default=False
+        Pretrain on Bernoulli samples of the pixel intensities.
+    solver : {"sgd", "adam"}, default="sgd"
+        Optimizer of the supervised fine-tuning.
+    learning_rate_init : float, default=0.1
+        Fine-tuning step size.
+    momentum : float, default=0.9
+    alpha : float, default=1e-4
+        L2 penalty on the weights during fine-tuning.
+    batch_size : int, default=32
+    max_iter : int, default=100
+        Maximum fine-tuning epochs.
+    tol : float, default=1e-4
+    n_iter_no_change : int, default=10
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data during fine-tuning and
+        keep the parameters with the best validation accuracy.
+    validation_fraction : float, default=0.1
+    warm_start : bool, default=False
+        Continue fine-tuning from the previous fit (no new pretraining).
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of ndarray
+        Encoder weights of each hidden layer, then the output layer.
+    intercepts_ : list of ndarray
+    decoder_intercepts_ : list of ndarray
+        Reconstruction biases learnt in pretraining, one per hidden layer.
+    pretrain_loss_curves_ : list of list of float
+    n_iter_ : int
+        Fine-tuning epochs run.
+    loss_curve_ : list of float
+        Fine-tuning loss per epoch.
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    See Also
+    --------
+    MPDBMClassifier : The other source model.
+    AllTransferClassifier : Transfer every layer of a fitted source.
+
+    References
+    ----------
+    .. [1] P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol,
+       "Stacked denoising autoencoders", JMLR 11 (2010).
+
+    Examples
+    --------
+    >>> from skalltransfer import StackedAutoencoderClassifier
+    >>> from skalltransfer.datasets import load_mnist
+    >>> X, y = load_mnist()
+    >>> clf = StackedAutoencoderClassifier((50,), pretrain_max_iter=1,
+    ...                                    max_iter=2, random_state=0)
+    >>> clf.fit(X[:500], y[:500]).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "corruption_level": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "pretrain_max_iter": [Interval(Integral, 0, None, closed="left")],
+        "pretrain_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "pretrain_solver": [StrOptions({"sgd", "adam"})],
+        "binarize": ["boolean"],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(500, 500),
+        *,
+        corruption_level=0.25,
+        pretrain_max_iter=15,
+        pretrain_learning_rate=1e-3,
+        pretrain_solver="adam",
+        binarize=False,
+        solver="sgd",
+        learning_rate_init=0.1,
+        momentum=0.9,
+        alpha=1e-4,
+        batch_size=32,
+        max_iter=100,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.corruption_level = corruption_level
+        self.pretrain_max_iter = pretrain_max_iter
+        self.pretrain_learning_rate = pretrain_learning_rate
+        self.pretrain_solver = pretrain_solver
+        self.binarize = binarize
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _layer_stack(self):
+        """The fitted parameters as a :class:`LayerStack` (arrays shared)."""
+        check_is_fitted(self)
+        return LayerStack(self.coefs_, self.intercepts_, family="feedforward")
+
+    def _hidden_sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _corruptions(self, n_hidden):
+        levels = np.atleast_1d(np.asarray(self.corruption_level, dtype=float))
+        if levels.size == 1:
+            levels = np.repeat(levels, n_hidden)
+        if levels.size != n_hidden or np.any((levels < 0) | (levels >= 1)):
+            raise ValueError(
+                f"corruption_level must be one value in [0, 1) or one per hidden "
+                f"layer ({n_hidden}), got {self.corruption_level!r}."
+            )
+        return levels
+
+    def _pretrain(self, X, rng):
+        sizes = self._hidden_sizes()
+        levels = self._corruptions(len(sizes))
+        coefs, intercepts, decoders, curves = [], [], [], []
+        codes = X
+        for k, (size, level) in enumerate(zip(sizes, levels)):
+            W, b, c, curve = pretrain_layer(
+                codes, size, corruption=float(level),
+                binarize=self.binarize and k == 0, solver=self.pretrain_solver,
+                learning_rate=self.pretrain_learning_rate,
+                batch_size=self.batch_size, max_iter=self.pretrain_max_iter,
+                rng=rng, verbose=self.verbose, name=f"pretraining layer {k + 1}",
+            )
+            coefs.append(W)
+            intercepts.append(b)
+            decoders.append(c)
+            curves.append(curve)
+            codes = encode(codes, W, b)
+        return coefs, intercepts, decoders, curves
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Pretrain the autoencoders on ``X``, then fine-tune on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Values in [0, 1].
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : StackedAutoencoderClassifier
+        """
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        check_unit_interval(X)
+        classes, codes = encode_labels(y)
+        rng = check_random_state(self.random_state)
+        warm = self.warm_start and hasattr(self, "coefs_")
+        if warm:
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start=True needs the same classes as the previous fit: "
+                    f"{self.classes_!r} then {classes!r}."
+                )
+            stack = LayerStack([W.astype(X.dtype) for W in self.coefs_],
+                               [b.astype(X.dtype) for b in self.intercepts_])
+            decoders, curves = self.decoder_intercepts_, self.pretrain_loss_curves_
+        else:
+            coefs, intercepts, decoders, curves = self._pretrain(X, rng)
+            fan_in = coefs[-1].shape[1]
+            coefs.append(init_weights(fan_in, len(classes), rng, X.dtype))
+            intercepts.append(np.zeros(len(classes), dtype=X.dtype))
+            stack = LayerStack(coefs, intercepts)
+
+        targets = np.eye(len(classes), dtype=X.dtype)[codes]
+        X_train, T_train = X, targets
+        validation_score = None
+        if self.early_stopping:
+            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
+            X_train, T_train = X[train], targets[train]
+            X_val, codes_val = X[val], codes[val]
+
+            def validation_score():
+                out = forward_pass(stack.coefs, stack.intercepts, X_val,
+                                   "logistic", "softmax")[-2]
+                return float(np.mean(out.argmax(axis=1) == codes_val))
+
+        params, loss_grad = feedforward_objective(stack, X_train, T_train, l2=self.alpha)
+        optimizer = make_optimizer(params, self.solver, self.learning_rate_init,
+                                   momentum=self.momentum)
+        result = run_training(
+            params, loss_grad, len(X_train), optimizer=optimizer,
+            max_iter=self.max_iter, batch_size=self.batch_size, rng=rng,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            validation_score=validation_score, verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        self.classes_ = classes
+        self.coefs_ = stack.coefs
+        self.intercepts_ = stack.intercepts
+        self.decoder_intercepts_ = decoders
+        self.pretrain_loss_curves_ = curves
+        self.n_iter_ = result["n_iter"]
+        previous = self.loss_curve_ if warm else []
+        self.loss_curve_ = list(previous) + result["loss_curve"]
+        self.validation_scores_ = result["validation_scores"] if self.early_stopping else None
+        self.best_validation_score_ = result["best_score"]
+        return self
+
+    def _proba(self, X):
+        return forward_pass(self.coefs_, self.intercepts_, X, "logistic", "softmax")[-2]
+
+    def _hidden(self, X):
+        n = len(self.coefs_) - 1
+        return forward_pass(self.coefs_, self.intercepts_, X, "logistic", "softmax",
+                            n_layers=n)[n]

@@ -1,0 +1,1 @@
+"""Numeric kernels: arrays and scalars in, arrays out; no estimators here."""

@@ -1,0 +1,100 @@
+"""Stochastic optimizers as plain classes, updating parameter arrays in place.
+
+They mirror scikit-learn's ``sklearn/neural_network/_stochastic_optimizers``
+contract (``update_params(params, grads)``, ``iteration_ends(epoch)``) but
+update in place, so the arrays a caller holds stay the live parameters.
+A ``None`` gradient leaves that parameter untouched (a frozen layer).
+"""
+
+import numpy as np
+
+
+class SGDOptimizer:
+    """Minibatch SGD with (optionally Nesterov) momentum.
+
+    ``v <- momentum * v - lr * g``; ``p <- p + v``. ``momentum_schedule`` maps an
+    epoch to a momentum value (pylearn2's ``MomentumAdjustor``), and
+    ``decay_epochs``/``final_fraction`` decay the rate linearly to
+    ``final_fraction * learning_rate_init`` (pylearn2's ``LinearDecayOverEpoch``).
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.1,
+        momentum=0.9,
+        nesterov=False,
+        momentum_schedule=None,
+        decay_epochs=None,
+        final_fraction=1.0,
+    ):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate_init
+        self.momentum = momentum if momentum_schedule is None else momentum_schedule(0)
+        self.nesterov = nesterov
+        self.momentum_schedule = momentum_schedule
+        self.decay_epochs = decay_epochs
+        self.final_fraction = final_fraction
+        self.velocities = [np.zeros_like(p) for p in params]
+
+    def iteration_ends(self, epoch):
+        """Update momentum and learning rate after ``epoch`` (0-based) ends."""
+        if self.momentum_schedule is not None:
+            self.momentum = self.momentum_schedule(epoch + 1)
+        if self.decay_epochs:
+            frac = min(1.0, (epoch + 1) / self.decay_epochs)
+            scale = 1.0 - frac * (1.0 - self.final_fraction)
+            self.learning_rate = self.learning_rate_init * scale
+
+    def update_params(self, params, grads):
+        lr, mu = self.learning_rate, self.momentum
+        for p, g, v in zip(params, grads, self.velocities):
+            if g is None:
+                continue
+            v *= mu
+            v -= lr * g
+            if self.nesterov:
+                p += mu * v - lr * g
+            else:
+                p += v
+
+
+class AdamOptimizer:
+    """Adam (Kingma & Ba 2015) with bias correction, in place."""
+
+    def __init__(
+        self, params, learning_rate_init=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = learning_rate_init
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.ms = [np.zeros_like(p) for p in params]
+        self.vs = [np.zeros_like(p) for p in params]
+
+    def iteration_ends(self, epoch):
+        """Adam keeps its rate across epochs."""
+
+    def update_params(self, params, grads):
+        self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
+        lr = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        for p, g, m, v in zip(params, grads, self.ms, self.vs):
+            if g is None:
+                continue
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            p -= lr * m / (np.sqrt(v) + self.epsilon)
+
+
+def inplace_clip_column_norms(W, max_norm):
+    """Rescale each column of ``W`` (a unit's incoming weights) to L2 norm
+    at most ``max_norm`` (pylearn2's ``MaxL2FilterNorm(axis=0)``)."""
+    norms = np.sqrt(np.einsum("ij,ij->j", W, W))
+    scale = np.minimum(1.0, max_norm / np.maximum(norms, 1e-7))
+    W *= scale.astype(W.dtype, copy=False)
+    return W

@@ -1,0 +1,372 @@
+"""Multi-prediction deep Boltzmann machine classifier (Goodfellow et al. 2013)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseStackClassifier, check_unit_interval, encode_labels, validation_split
+from ._kernels._mean_field import mean_field_labels
+from ._network import column_norm_constraint, mp_objective
+from ._stack import LayerStack, init_weights
+from ._training import make_optimizer, run_training
+
+
+class MPDBMClassifier(BaseStackClassifier):
+    r"""Multi-prediction deep Boltzmann machine (MP-DBM) classifier.
+
+    A deep Boltzmann machine with binary visible units, sigmoid hidden layers
+    and a softmax label layer on top, trained by the multi-prediction
+    objective of Goodfellow et al. (2013): in every minibatch a random half of
+    the pixels and of the labels are hidden, and the network is trained to
+    predict them from the rest through ``n_mean_field_iter`` unrolled
+    mean-field iterations. The loss is the cross-entropy of the predicted
+    variables; its gradient is computed by hand through the unrolled inference.
+    Classification runs mean-field inference with the label unobserved.
+
+    The energy of a visible vector :math:`v`, hidden layers :math:`h_1 \dots
+    h_K` and one-hot label :math:`y` is
+
+    .. math::
+
+        E(v, h, y) = -b_v^\top v - \sum_{l=1}^{K+1} h_{l-1}^\top W_l h_l
+                     - \sum_{l=1}^{K+1} b_l^\top h_l,
+        \quad h_0 = v,\ h_{K+1} = y.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_hidden_layers,), default=(500, 500)
+        Units per hidden layer.
+    n_mean_field_iter : int, default=10
+        Mean-field iterations unrolled in training and run at prediction
+        (pylearn2's MNIST demo uses 14; 10 costs less with the same accuracy
+        on small data).
+    drop_prob : float, default=0.5
+        Probability that a pixel is a prediction target in a minibatch.
+    label_drop_prob : float, default=0.5
+        Probability that an example's label is a prediction target.
+    label_weight : float, default=10.0
+        Weight of a predicted label relative to one predicted pixel.
+        **Deviation**: the original objective is ``label_weight=1``, which
+        learns to classify very slowly on small data (see the user guide).
+    binarize : bool, default=True
+        Sample binary pixels from the intensities in every minibatch (dynamic
+        binarization, as the original MNIST experiment does).
+    max_col_norm : float, sequence of float or None, default=(1.81, 2.67, 5.18)
+        Maximum L2 norm of each unit's incoming weights, enforced after every
+        update, per weight layer (pylearn2's values for a 2-hidden-layer net).
+        A float applies to every layer; None disables the constraint.
+        With a different number of layers, pass one value per layer.
+    multi_inference : bool, default=False
+        Classify with the multi-inference trick (the visible state is the
+        average of the input and the network's reconstruction).
+    solver : {"sgd", "adam"}, default="sgd"
+        SGD with momentum (the original recipe) or Adam.
+    learning_rate_init : float, default=1.0
+        Step size. The loss is an average over pixels, so SGD steps are large.
+    momentum : float, default=0.5
+        Momentum during the first epoch; later epochs use ``final_momentum``.
+    final_momentum : float, default=0.73
+        Momentum from the second epoch on (pylearn2's ``MomentumAdjustor``).
+    alpha : float, default=0.0
+        L2 penalty on the weights.
+    batch_size : int, default=100
+    max_iter : int, default=60
+        Maximum number of epochs.
+    tol : float, default=1e-4
+    n_iter_no_change : int, default=10
+        Stop after this many epochs without improvement of the training loss
+        (or of the validation accuracy with ``early_stopping``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and keep the parameters
+        with the best validation accuracy.
+    validation_fraction : float, default=0.1
+    warm_start : bool, default=False
+        Continue from the previous fit's weights.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, masks, binarization and shuffling.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of ndarray
+        ``coefs_[k]`` of shape (n_k, n_{k+1}); the last one connects the top
+        hidden layer to the label layer.
+    intercepts_ : list of ndarray
+        Biases of the hidden layers and of the label layer.
+    visible_intercept_ : ndarray of shape (n_features,)
+        Bias of the visible layer.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    validation_scores_ : list of float or None
+        Validation accuracy per epoch with ``early_stopping``.
+    best_validation_score_ : float or None
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when X has feature names that are all strings.
+
+    See Also
+    --------
+    StackedAutoencoderClassifier : The other source model.
+    AllTransferClassifier : Transfer every layer of a fitted source.
+
+    References
+    ----------
+    .. [1] I. Goodfellow, M. Mirza, A. Courville and Y. Bengio,
+       "Multi-prediction deep Boltzmann machines", NIPS 2013.
+
+    Examples
+    --------
+    >>> from skalltransfer import MPDBMClassifier
+    >>> from skalltransfer.datasets import load_mnist
+    >>> X, y = load_mnist()
+    >>> clf = MPDBMClassifier((50, 50), max_iter=2, random_state=0)
+    >>> clf.fit(X[:500], y[:500]).predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "n_mean_field_iter": [Interval(Integral, 2, None, closed="left")],
+        "drop_prob": [Interval(Real, 0, 1, closed="neither")],
+        "label_drop_prob": [Interval(Real, 0, 1, closed="both")],
+        "label_weight": [Interval(Real, 0, None, closed="left")],
+        "binarize": ["boolean"],
+        "max_col_norm": [Interval(Real, 0, None, closed="neither"), "array-like", None],
+        "multi_inference": ["boolean"],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "final_momentum": [Interval(Real, 0, 1, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(500, 500),
+        *,
+        n_mean_field_iter=10,
+        drop_prob=0.5,
+        label_drop_prob=0.5,
+        label_weight=10.0,
+        binarize=True,
+        max_col_norm=(1.81, 2.67, 5.18),
+        multi_inference=False,
+        solver="sgd",
+        learning_rate_init=1.0,
+        momentum=0.5,
+        final_momentum=0.73,
+        alpha=0.0,
+        batch_size=100,
+        max_iter=60,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_mean_field_iter = n_mean_field_iter
+        self.drop_prob = drop_prob
+        self.label_drop_prob = label_drop_prob
+        self.label_weight = label_weight
+        self.binarize = binarize
+        self.max_col_norm = max_col_norm
+        self.multi_inference = multi_inference
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.final_momentum = final_momentum
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- the shared layer stack --------------------------------------------
+    def _config(self):
+        return {
+            "n_mean_field_iter": self.n_mean_field_iter,
+            "drop_prob": self.drop_prob,
+            "label_drop_prob": self.label_drop_prob,
+            "label_weight": self.label_weight,
+            "binarize": self.binarize,
+            "multi_inference": self.multi_inference,
+        }
+
+    def _layer_stack(self):
+        """The fitted parameters as a :class:`LayerStack` (arrays shared)."""
+        check_is_fitted(self)
+        return LayerStack(
+            self.coefs_,
+            self.intercepts_,
+            family="mpdbm",
+            visible_intercept=self.visible_intercept_,
+            config=self._config(),
+        )
+
+    def _hidden_sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _init_stack(self, X, n_classes, rng):
+        dtype = X.dtype
+        sizes = [X.shape[1], *self._hidden_sizes(), n_classes]
+        coefs, intercepts = [], []
+        for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            # pylearn2's MNIST recipe: sparse init for the first and label
+            # layers, small uniform weights in between.
+            first_or_last = k == 0 or k == len(sizes) - 2
+            if first_or_last:
+                W = init_weights(fan_in, fan_out, rng, dtype, scheme="sparse",
+                                 sparse_init=15 if k == 0 else 23)
+            else:
+                W = rng.uniform(-0.0064, 0.0064, size=(fan_in, fan_out)).astype(dtype)
+            coefs.append(W)
+            bias = 0.0 if k == len(sizes) - 2 else -0.5
+            intercepts.append(np.full(fan_out, bias, dtype=dtype))
+        marginals = np.clip(X.mean(axis=0), 1e-7, 1 - 1e-7).astype(np.float64)
+        visible = np.log(marginals / (1 - marginals)).astype(dtype)
+        return LayerStack(coefs, intercepts, family="mpdbm", visible_intercept=visible,
+                          config=self._config())
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the MP-DBM on ``X`` (values in [0, 1]) and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : MPDBMClassifier
+        """
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        check_unit_interval(X)
+        classes, codes = encode_labels(y)
+        rng = check_random_state(self.random_state)
+        warm = self.warm_start and hasattr(self, "coefs_")
+        if warm:
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start=True needs the same classes as the previous fit: "
+                    f"{self.classes_!r} then {classes!r}."
+                )
+            stack = LayerStack(
+                [W.astype(X.dtype) for W in self.coefs_],
+                [b.astype(X.dtype) for b in self.intercepts_],
+                family="mpdbm",
+                visible_intercept=self.visible_intercept_.astype(X.dtype),
+                config=self._config(),
+            )
+        else:
+            stack = self._init_stack(X, len(classes), rng)
+        stack.config = self._config()
+        Y = np.eye(len(classes), dtype=X.dtype)[codes]
+
+        validation_score = None
+        X_train, Y_train = X, Y
+        if self.early_stopping:
+            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
+            X_train, Y_train = X[train], Y[train]
+            X_val, codes_val = X[val], codes[val]
+
+            def validation_score():
+                proba, _ = mean_field_labels(
+                    stack.coefs, stack.intercepts, stack.visible_intercept, X_val,
+                    self.n_mean_field_iter, self.multi_inference,
+                )
+                return float(np.mean(proba.argmax(axis=1) == codes_val))
+
+        params, loss_grad = mp_objective(
+            stack, X_train, Y_train, rng=rng, l2=self.alpha
+        )
+        momentum, final = self.momentum, self.final_momentum
+        optimizer = make_optimizer(
+            params,
+            self.solver,
+            self.learning_rate_init,
+            momentum_schedule=lambda epoch: momentum if epoch == 0 else final,
+        )
+        result = run_training(
+            params,
+            loss_grad,
+            len(X_train),
+            optimizer=optimizer,
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            rng=rng,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation_score=validation_score,
+            after_update=column_norm_constraint(stack, self._col_norms(stack)),
+            verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        self.classes_ = classes
+        self.coefs_ = stack.coefs
+        self.intercepts_ = stack.intercepts
+        self.visible_intercept_ = stack.visible_intercept
+        self.n_iter_ = result["n_iter"]
+        previous = self.loss_curve_ if warm else []
+        self.loss_curve_ = list(previous) + result["loss_curve"]
+        self.validation_scores_ = result["validation_scores"] if self.early_stopping else None
+        self.best_validation_score_ = result["best_score"]
+        return self
+
+    def _col_norms(self, stack):
+        limits = self.max_col_norm
+        if limits is None or np.isscalar(limits):
+            return limits
+        limits = list(limits)
+        if len(limits) != stack.n_layers:
+            raise ValueError(
+                f"max_col_norm has {len(limits)} values but the network has "
+                f"{stack.n_layers} weight layers (hidden_layer_sizes="
+                f"{self.hidden_layer_sizes!r} plus the label layer); pass one "
+                "value per layer, a single float, or None."
+            )
+        return limits
+
+    def _proba(self, X):
+        proba, _ = mean_field_labels(
+            self.coefs_, self.intercepts_, self.visible_intercept_, X,
+            self.n_mean_field_iter, self.multi_inference,
+        )
+        return proba
+
+    def _hidden(self, X):
+        _, hidden = mean_field_labels(
+            self.coefs_, self.intercepts_, self.visible_intercept_, X,
+            self.n_mean_field_iter, self.multi_inference,
+        )
+        return hidden[-1]

@@ -1,0 +1,177 @@
+"""The minibatch training loop shared by every model in the package.
+
+One loop serves source training (MP-DBM, autoencoder pretraining and
+fine-tuning) and every transfer method: it only sees a list of parameter
+arrays and a function returning the loss and gradients of a minibatch.
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._kernels._optimizers import AdamOptimizer, SGDOptimizer
+
+
+def make_optimizer(params, solver, learning_rate_init, momentum=0.9, **kwargs):
+    """Build the optimizer named by ``solver`` (``"sgd"`` or ``"adam"``)."""
+    if solver == "adam":
+        return AdamOptimizer(params, learning_rate_init=learning_rate_init)
+    return SGDOptimizer(
+        params, learning_rate_init=learning_rate_init, momentum=momentum, **kwargs
+    )
+
+
+def gen_batches(n, batch_size, rng, shuffle=True):
+    """Yield index arrays covering ``range(n)`` in minibatches.
+
+    A final batch smaller than half a batch is merged into the previous one,
+    so a handful of leftover examples never gets a full-size update.
+    """
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    batch_size = min(batch_size, n)
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < batch_size // 2:
+        starts.pop()
+    for i, start in enumerate(starts):
+        stop = starts[i + 1] if i + 1 < len(starts) else n
+        yield order[start:stop]
+
+
+def run_training(
+    params,
+    loss_grad,
+    n_samples,
+    *,
+    optimizer,
+    max_iter,
+    batch_size,
+    rng,
+    tol=1e-4,
+    n_iter_no_change=10,
+    validation_score=None,
+    after_update=None,
+    shuffle=True,
+    verbose=0,
+    name="training",
+    progress=None,
+):
+    """Run minibatch epochs until convergence, early stopping or ``max_iter``.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        Live parameter arrays, updated in place.
+    loss_grad : callable
+        ``loss_grad(batch_indices, rng) -> (loss, grads)`` with ``grads``
+        aligned with ``params`` (``None`` entries are left unchanged).
+    n_samples : int
+    optimizer : SGDOptimizer or AdamOptimizer
+    max_iter : int
+        Maximum number of epochs.
+    batch_size : int
+    rng : numpy.random.RandomState
+    tol, n_iter_no_change : float, int
+        Stop when the monitored quantity has not improved by ``tol`` for
+        ``n_iter_no_change`` consecutive epochs; ``n_iter_no_change=None``
+        runs exactly ``max_iter`` epochs (a fixed budget, no convergence
+        warning). The monitored quantity is the
+        validation score when ``validation_score`` is given (higher is better,
+        and the best parameters are restored at the end), the training loss
+        otherwise.
+    validation_score : callable, default=None
+        ``validation_score() -> float`` evaluated after each epoch.
+    after_update : callable, default=None
+        Called after every parameter update (weight-norm constraints).
+    verbose : int
+        Print one line per epoch when > 0.
+    name : str
+        Label used in messages.
+    progress : callable, default=None
+        ``progress(epoch, loss)`` called after each epoch (progress bars).
+
+    Returns
+    -------
+    result : dict
+        ``n_iter``, ``loss_curve``, ``validation_scores``, ``best_score``,
+        ``converged``.
+    """
+    loss_curve = []
+    validation_scores = []
+    best_loss = np.inf
+    best_score = -np.inf
+    best_params = None
+    no_improvement = 0
+    converged = False
+    epoch = -1
+    for epoch in range(max_iter):
+        start = time.perf_counter()
+        total, seen = 0.0, 0
+        for batch in gen_batches(n_samples, batch_size, rng, shuffle=shuffle):
+            loss, grads = loss_grad(batch, rng)
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"{name}: the loss became {loss} at epoch {epoch + 1}. "
+                    "Lower learning_rate_init (or use solver='adam')."
+                )
+            optimizer.update_params(params, grads)
+            if after_update is not None:
+                after_update()
+            total += loss * len(batch)
+            seen += len(batch)
+        epoch_loss = total / seen
+        loss_curve.append(epoch_loss)
+        optimizer.iteration_ends(epoch)
+
+        if validation_score is not None:
+            score = float(validation_score())
+            validation_scores.append(score)
+            if score > best_score + tol:
+                no_improvement = 0
+            else:
+                no_improvement += 1
+            if score > best_score:
+                best_score = score
+                best_params = [p.copy() for p in params]
+        else:
+            if epoch_loss < best_loss - tol:
+                no_improvement = 0
+            else:
+                no_improvement += 1
+            best_loss = min(best_loss, epoch_loss)
+
+        if verbose:
+            msg = f"{name}: epoch {epoch + 1}, loss = {epoch_loss:.6f}"
+            if validation_score is not None:
+                msg += f", validation score = {validation_scores[-1]:.4f}"
+            msg += f", {time.perf_counter() - start:.2f} s"
+            print(msg)
+        if progress is not None:
+            progress(epoch, epoch_loss)
+        if n_iter_no_change is not None and no_improvement >= n_iter_no_change:
+            converged = True
+            if verbose:
+                what = "validation score" if validation_score else "training loss"
+                print(
+                    f"{name}: {what} did not improve more than tol={tol} for "
+                    f"{n_iter_no_change} consecutive epochs. Stopping."
+                )
+            break
+
+    if best_params is not None:
+        for p, best in zip(params, best_params):
+            p[...] = best
+    if not converged and max_iter > 0 and n_iter_no_change is not None:
+        warnings.warn(
+            f"{name}: maximum iterations ({max_iter}) reached and the optimization "
+            "hasn't converged yet.",
+            ConvergenceWarning,
+        )
+    return {
+        "n_iter": epoch + 1,
+        "loss_curve": loss_curve,
+        "validation_scores": validation_scores,
+        "best_score": best_score if validation_score is not None else None,
+        "converged": converged,
+    }

@@ -1,0 +1,165 @@
+"""Loader for MedMNIST ``.npz`` files."""
+
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from ._base import _check_size, _check_split, _fspath
+from ._images import _resize_gray
+
+_SPLITS = ("train", "val", "test")
+# Images are converted in chunks to bound the temporary memory.
+_CHUNK = 1024
+
+
+def _rgb_to_gray(images):
+    """ITU-R 601-2 luma of uint8 RGB images, bit-identical to Pillow's "L"."""
+    rgb = images.astype(np.uint32)
+    # Pillow's fixed-point weights: 0.299, 0.587, 0.114 times 2**16, rounded.
+    luma = rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471
+    return ((luma + 0x8000) >> 16).astype(np.uint8)
+
+
+def load_medmnist(npz_path, split="train", *, size=None):
+    """Load one split of a 2-D MedMNIST dataset from its ``.npz`` file.
+
+    MedMNIST (https://medmnist.com) distributes each dataset as a single
+    ``.npz`` file, for instance ``pneumoniamnist.npz`` or
+    ``bloodmnist_64.npz``, with the arrays ``train_images``, ``train_labels``,
+    ``val_images``, ``val_labels``, ``test_images`` and ``test_labels``.
+    Nothing is downloaded: pass the path of a file you already have.
+
+    Parameters
+    ----------
+    npz_path : str or os.PathLike
+        Path of the MedMNIST ``.npz`` file.
+
+    split : {"train", "val", "test"}, default="train"
+        Which split to load.
+
+    size : (int, int) or None, default=None
+        Output ``(height, width)``, e.g. ``(28, 28)`` to bring the 64, 128 or
+        224 pixel MedMNIST+ images to the 28 x 28 size of MNIST. Images are
+        shrunk by area averaging (Pillow's ``BOX`` filter) and enlarged by
+        bilinear interpolation; resizing requires Pillow. If None, the native
+        size is kept.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, height * width), dtype=float32
+        Flattened grayscale images scaled to [0, 1]. RGB images are converted
+        to grayscale with the ITU-R 601-2 luma transform, exactly as Pillow's
+        ``"L"`` mode does.
+
+    y : ndarray of shape (n_samples,), dtype=int64
+        Class labels.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``npz_path`` does not exist.
+    ValueError
+        If the file is not a valid MedMNIST ``.npz`` file (missing arrays,
+        unexpected shapes or dtypes), or if it holds a multi-label task such
+        as ChestMNIST, or 3-D volumes: only single-label 2-D datasets are
+        supported.
+    ImportError
+        If ``size`` requires resizing and Pillow is not installed.
+
+    Examples
+    --------
+    >>> from skalltransfer.datasets import load_medmnist
+    >>> X, y = load_medmnist(
+    ...     "pneumoniamnist_64.npz", "train", size=(28, 28)
+    ... )  # doctest: +SKIP
+    """
+    path = _fspath(npz_path, "npz_path")
+    split = _check_split(split, _SPLITS)
+    size = _check_size(size)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No such MedMNIST file: '{path}'. Download the dataset's .npz file "
+            "from https://medmnist.com (e.g. with the 'medmnist' package) and "
+            "pass its path."
+        )
+    images_key, labels_key = f"{split}_images", f"{split}_labels"
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, zipfile.BadZipFile, EOFError) as exc:
+        # np.load raises ValueError for files that are neither .npy nor .npz.
+        raise ValueError(
+            f"Could not read '{path}' as a .npz file ({exc}); it is corrupt, "
+            "truncated or not a MedMNIST file."
+        ) from exc
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"'{path}' is a .npy file holding a single array, not a MedMNIST "
+            ".npz archive."
+        )
+    with npz:
+        missing = [key for key in (images_key, labels_key) if key not in npz.files]
+        if missing:
+            raise ValueError(
+                f"'{path}' is not a MedMNIST file: it lacks the arrays {missing} "
+                f"(it holds {sorted(npz.files)}). MedMNIST files hold "
+                "train_images, train_labels, val_images, val_labels, test_images "
+                "and test_labels."
+            )
+        try:
+            images = npz[images_key]
+            labels = npz[labels_key]
+        except (ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise ValueError(
+                f"Could not read the {split} split of '{path}' ({exc}); the file "
+                "is corrupt or truncated. Download it again."
+            ) from exc
+
+    if images.dtype != np.uint8:
+        raise ValueError(
+            f"'{path}' has {images_key} of dtype {images.dtype}; MedMNIST images "
+            "are uint8."
+        )
+    if images.ndim == 4 and images.shape[-1] in (1, 3):
+        rgb = images.shape[-1] == 3
+        if not rgb:
+            images = images[..., 0]
+    elif images.ndim == 3:
+        rgb = False
+    else:
+        raise ValueError(
+            f"'{path}' has {images_key} of shape {images.shape}; expected "
+            "(n, height, width) grayscale or (n, height, width, 3) RGB images. "
+            "3-D MedMNIST datasets (volumes such as OrganMNIST3D) are not "
+            "supported."
+        )
+    if labels.ndim == 2 and labels.shape[1] > 1:
+        raise ValueError(
+            f"'{path}' holds a multi-label task ({labels_key} has shape "
+            f"{labels.shape}, e.g. ChestMNIST); only single-label (binary or "
+            "multi-class) tasks are supported."
+        )
+    if labels.ndim not in (1, 2) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"'{path}' has {labels_key} of shape {labels.shape} and dtype "
+            f"{labels.dtype}; expected integer labels of shape (n,) or (n, 1)."
+        )
+    labels = labels.reshape(-1)
+    if len(labels) != len(images):
+        raise ValueError(
+            f"'{path}' holds {len(images)} {split} images but {len(labels)} "
+            f"{split} labels; the file is corrupt."
+        )
+
+    out_shape = images.shape[1:3] if size is None else size
+    X = np.empty((len(images), out_shape[0] * out_shape[1]), dtype=np.float32)
+    for start in range(0, len(images), _CHUNK):
+        chunk = images[start : start + _CHUNK]
+        if rgb:
+            chunk = _rgb_to_gray(chunk)
+        chunk = chunk.astype(np.float32) / np.float32(255)
+        if size is not None and chunk.shape[1:] != size:
+            chunk = np.stack([_resize_gray(image, size) for image in chunk])
+        X[start : start + len(chunk)] = chunk.reshape(len(chunk), -1)
+    return X, labels.astype(np.int64)

@@ -1,5 +1,22 @@
-"""Whole-layer ("all-transfer") transfer learning of deep networks on small datasets."""
+"""Whole-layer ("all-transfer") transfer learning of deep networks on small datasets.
+
+Source models (trained on a large source set such as MNIST):
+
+- :class:`MPDBMClassifier`: multi-prediction deep Boltzmann machine;
+- :class:`StackedAutoencoderClassifier`: stacked denoising autoencoders.
+
+Both expose their parameters as one shared :class:`LayerStack`.
+"""
+
+from ._autoencoder import StackedAutoencoderClassifier
+from ._mpdbm import MPDBMClassifier
+from ._stack import LayerStack
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "LayerStack",
+    "MPDBMClassifier",
+    "StackedAutoencoderClassifier",
+    "__version__",
+]

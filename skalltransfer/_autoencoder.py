@@ -8,7 +8,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseStackClassifier, check_unit_interval, encode_labels, validation_split
+from ._base import (
+    BaseStackClassifier,
+    check_unit_interval,
+    encode_labels,
+    validation_split,
+)
 from ._kernels._autoencoder import dae_loss_grad, encode
 from ._kernels._feedforward import forward_pass
 from ._kernels._masks import masking_noise
@@ -19,8 +24,18 @@ from ._training import make_optimizer, run_training
 
 
 def pretrain_layer(
-    X, n_hidden, *, corruption, binarize, solver, learning_rate, batch_size,
-    max_iter, rng, verbose, name,
+    X,
+    n_hidden,
+    *,
+    corruption,
+    binarize,
+    solver,
+    learning_rate,
+    batch_size,
+    max_iter,
+    rng,
+    verbose,
+    name,
 ):
     """Train one denoising autoencoder layer on ``X``; return ``W, b, c, curve``."""
     dtype = X.dtype
@@ -39,11 +54,22 @@ def pretrain_layer(
 
     params = [W, b, c]
     optimizer = make_optimizer(params, solver, learning_rate, momentum=0.9)
-    result = run_training(
-        params, loss_grad, n, optimizer=optimizer, max_iter=max_iter,
-        batch_size=batch_size, rng=rng, n_iter_no_change=None,
-        verbose=verbose, name=name,
-    ) if max_iter else {"loss_curve": []}
+    result = (
+        run_training(
+            params,
+            loss_grad,
+            n,
+            optimizer=optimizer,
+            max_iter=max_iter,
+            batch_size=batch_size,
+            rng=rng,
+            n_iter_no_change=None,
+            verbose=verbose,
+            name=name,
+        )
+        if max_iter
+        else {"loss_curve": []}
+    )
     return W, b, c, result["loss_curve"]
 
 
@@ -125,14 +151,18 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     >>> from skalltransfer import StackedAutoencoderClassifier
     >>> from skalltransfer.datasets import load_mnist
     >>> X, y = load_mnist()
-    >>> clf = StackedAutoencoderClassifier((50,), pretrain_max_iter=1,
-    ...                                    max_iter=2, random_state=0)
+    >>> clf = StackedAutoencoderClassifier(
+    ...     (50,), pretrain_max_iter=1, max_iter=2, random_state=0
+    ... )
     >>> clf.fit(X[:500], y[:500]).predict(X[:3]).shape
     (3,)
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "corruption_level": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "pretrain_max_iter": [Interval(Integral, 0, None, closed="left")],
         "pretrain_learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -228,11 +258,17 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         codes = X
         for k, (size, level) in enumerate(zip(sizes, levels)):
             W, b, c, curve = pretrain_layer(
-                codes, size, corruption=float(level),
-                binarize=self.binarize and k == 0, solver=self.pretrain_solver,
+                codes,
+                size,
+                corruption=float(level),
+                binarize=self.binarize and k == 0,
+                solver=self.pretrain_solver,
                 learning_rate=self.pretrain_learning_rate,
-                batch_size=self.batch_size, max_iter=self.pretrain_max_iter,
-                rng=rng, verbose=self.verbose, name=f"pretraining layer {k + 1}",
+                batch_size=self.batch_size,
+                max_iter=self.pretrain_max_iter,
+                rng=rng,
+                verbose=self.verbose,
+                name=f"pretraining layer {k + 1}",
             )
             coefs.append(W)
             intercepts.append(b)
@@ -266,8 +302,10 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
                     "warm_start=True needs the same classes as the previous fit: "
                     f"{self.classes_!r} then {classes!r}."
                 )
-            stack = LayerStack([W.astype(X.dtype) for W in self.coefs_],
-                               [b.astype(X.dtype) for b in self.intercepts_])
+            stack = LayerStack(
+                [W.astype(X.dtype) for W in self.coefs_],
+                [b.astype(X.dtype) for b in self.intercepts_],
+            )
             decoders, curves = self.decoder_intercepts_, self.pretrain_loss_curves_
         else:
             coefs, intercepts, decoders, curves = self._pretrain(X, rng)
@@ -285,18 +323,29 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
             X_val, codes_val = X[val], codes[val]
 
             def validation_score():
-                out = forward_pass(stack.coefs, stack.intercepts, X_val,
-                                   "logistic", "softmax")[-2]
+                out = forward_pass(
+                    stack.coefs, stack.intercepts, X_val, "logistic", "softmax"
+                )[-2]
                 return float(np.mean(out.argmax(axis=1) == codes_val))
 
-        params, loss_grad = feedforward_objective(stack, X_train, T_train, l2=self.alpha)
-        optimizer = make_optimizer(params, self.solver, self.learning_rate_init,
-                                   momentum=self.momentum)
+        params, loss_grad = feedforward_objective(
+            stack, X_train, T_train, l2=self.alpha
+        )
+        optimizer = make_optimizer(
+            params, self.solver, self.learning_rate_init, momentum=self.momentum
+        )
         result = run_training(
-            params, loss_grad, len(X_train), optimizer=optimizer,
-            max_iter=self.max_iter, batch_size=self.batch_size, rng=rng,
-            tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            validation_score=validation_score, verbose=self.verbose,
+            params,
+            loss_grad,
+            len(X_train),
+            optimizer=optimizer,
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            rng=rng,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation_score=validation_score,
+            verbose=self.verbose,
             name=type(self).__name__,
         )
         self.classes_ = classes
@@ -307,7 +356,9 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         self.n_iter_ = result["n_iter"]
         previous = self.loss_curve_ if warm else []
         self.loss_curve_ = list(previous) + result["loss_curve"]
-        self.validation_scores_ = result["validation_scores"] if self.early_stopping else None
+        self.validation_scores_ = (
+            result["validation_scores"] if self.early_stopping else None
+        )
         self.best_validation_score_ = result["best_score"]
         return self
 
@@ -316,5 +367,6 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
 
     def _hidden(self, X):
         n = len(self.coefs_) - 1
-        return forward_pass(self.coefs_, self.intercepts_, X, "logistic", "softmax",
-                            n_layers=n)[n]
+        return forward_pass(
+            self.coefs_, self.intercepts_, X, "logistic", "softmax", n_layers=n
+        )[n]

@@ -32,7 +32,7 @@ def encode_labels(y):
     classes, codes = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"The target y holds a single class ({classes[0]!r}); a classifier "
+            f"The target y holds only one class ({classes[0]!r}); a classifier "
             "needs samples of at least 2 classes."
         )
     return classes, codes.astype(np.intp)
@@ -75,6 +75,10 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     # Binary visible units only make sense for inputs in [0, 1].
     _requires_unit_interval = True
+
+    def __sklearn_is_fitted__(self):
+        # n_features_in_ alone is set before fit can fail; the weights are not.
+        return hasattr(self, "coefs_")
 
     def _validate_predict_X(self, X):
         check_is_fitted(self)
@@ -138,7 +142,11 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Names ``<classname>0 ... <classname>{n-1}`` of the transform output."""
         check_is_fitted(self)
         prefix = type(self).__name__.lower()
-        n = self.coefs_[-2].shape[1] if len(self.coefs_) > 1 else self.coefs_[0].shape[0]
+        n = (
+            self.coefs_[-2].shape[1]
+            if len(self.coefs_) > 1
+            else self.coefs_[0].shape[0]
+        )
         return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
 
     def __sklearn_tags__(self):

@@ -8,7 +8,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseStackClassifier, check_unit_interval, encode_labels, validation_split
+from ._base import (
+    BaseStackClassifier,
+    check_unit_interval,
+    encode_labels,
+    validation_split,
+)
 from ._kernels._mean_field import mean_field_labels
 from ._network import column_norm_constraint, mp_objective
 from ._stack import LayerStack, init_weights
@@ -55,11 +60,12 @@ class MPDBMClassifier(BaseStackClassifier):
     binarize : bool, default=True
         Sample binary pixels from the intensities in every minibatch (dynamic
         binarization, as the original MNIST experiment does).
-    max_col_norm : float, sequence of float or None, default=(1.81, 2.67, 5.18)
+    max_col_norm : "auto", float, sequence of float or None, default="auto"
         Maximum L2 norm of each unit's incoming weights, enforced after every
-        update, per weight layer (pylearn2's values for a 2-hidden-layer net).
-        A float applies to every layer; None disables the constraint.
-        With a different number of layers, pass one value per layer.
+        update. ``"auto"`` uses pylearn2's MNIST values: 1.81 for the first
+        layer, 2.67 for the other hidden layers and 5.18 for the label layer.
+        A float applies to every layer, a sequence gives one value per weight
+        layer; None disables the constraint.
     multi_inference : bool, default=False
         Classify with the multi-inference trick (the visible state is the
         average of the input and the network's reconstruction).
@@ -67,6 +73,10 @@ class MPDBMClassifier(BaseStackClassifier):
         SGD with momentum (the original recipe) or Adam.
     learning_rate_init : float, default=1.0
         Step size. The loss is an average over pixels, so SGD steps are large.
+    learning_rate_decay : float, default=1.0
+        With ``solver="sgd"``, the step size decays linearly over ``max_iter``
+        epochs to ``learning_rate_decay * learning_rate_init`` (pylearn2's
+        ``LinearDecayOverEpoch``); 1.0 keeps it constant.
     momentum : float, default=0.5
         Momentum during the first epoch; later epochs use ``final_momentum``.
     final_momentum : float, default=0.73
@@ -132,16 +142,25 @@ class MPDBMClassifier(BaseStackClassifier):
     """
 
     _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "n_mean_field_iter": [Interval(Integral, 2, None, closed="left")],
         "drop_prob": [Interval(Real, 0, 1, closed="neither")],
         "label_drop_prob": [Interval(Real, 0, 1, closed="both")],
         "label_weight": [Interval(Real, 0, None, closed="left")],
         "binarize": ["boolean"],
-        "max_col_norm": [Interval(Real, 0, None, closed="neither"), "array-like", None],
+        "max_col_norm": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+            "array-like",
+            None,
+        ],
         "multi_inference": ["boolean"],
         "solver": [StrOptions({"sgd", "adam"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_decay": [Interval(Real, 0, 1, closed="right")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "final_momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -165,10 +184,11 @@ class MPDBMClassifier(BaseStackClassifier):
         label_drop_prob=0.5,
         label_weight=10.0,
         binarize=True,
-        max_col_norm=(1.81, 2.67, 5.18),
+        max_col_norm="auto",
         multi_inference=False,
         solver="sgd",
         learning_rate_init=1.0,
+        learning_rate_decay=1.0,
         momentum=0.5,
         final_momentum=0.73,
         alpha=0.0,
@@ -192,6 +212,7 @@ class MPDBMClassifier(BaseStackClassifier):
         self.multi_inference = multi_inference
         self.solver = solver
         self.learning_rate_init = learning_rate_init
+        self.learning_rate_decay = learning_rate_decay
         self.momentum = momentum
         self.final_momentum = final_momentum
         self.alpha = alpha
@@ -245,8 +266,14 @@ class MPDBMClassifier(BaseStackClassifier):
             # layers, small uniform weights in between.
             first_or_last = k == 0 or k == len(sizes) - 2
             if first_or_last:
-                W = init_weights(fan_in, fan_out, rng, dtype, scheme="sparse",
-                                 sparse_init=15 if k == 0 else 23)
+                W = init_weights(
+                    fan_in,
+                    fan_out,
+                    rng,
+                    dtype,
+                    scheme="sparse",
+                    sparse_init=15 if k == 0 else 23,
+                )
             else:
                 W = rng.uniform(-0.0064, 0.0064, size=(fan_in, fan_out)).astype(dtype)
             coefs.append(W)
@@ -254,8 +281,13 @@ class MPDBMClassifier(BaseStackClassifier):
             intercepts.append(np.full(fan_out, bias, dtype=dtype))
         marginals = np.clip(X.mean(axis=0), 1e-7, 1 - 1e-7).astype(np.float64)
         visible = np.log(marginals / (1 - marginals)).astype(dtype)
-        return LayerStack(coefs, intercepts, family="mpdbm", visible_intercept=visible,
-                          config=self._config())
+        return LayerStack(
+            coefs,
+            intercepts,
+            family="mpdbm",
+            visible_intercept=visible,
+            config=self._config(),
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -302,8 +334,12 @@ class MPDBMClassifier(BaseStackClassifier):
 
             def validation_score():
                 proba, _ = mean_field_labels(
-                    stack.coefs, stack.intercepts, stack.visible_intercept, X_val,
-                    self.n_mean_field_iter, self.multi_inference,
+                    stack.coefs,
+                    stack.intercepts,
+                    stack.visible_intercept,
+                    X_val,
+                    self.n_mean_field_iter,
+                    self.multi_inference,
                 )
                 return float(np.mean(proba.argmax(axis=1) == codes_val))
 
@@ -316,6 +352,8 @@ class MPDBMClassifier(BaseStackClassifier):
             self.solver,
             self.learning_rate_init,
             momentum_schedule=lambda epoch: momentum if epoch == 0 else final,
+            decay_epochs=self.max_iter,
+            final_fraction=self.learning_rate_decay,
         )
         result = run_training(
             params,
@@ -339,12 +377,16 @@ class MPDBMClassifier(BaseStackClassifier):
         self.n_iter_ = result["n_iter"]
         previous = self.loss_curve_ if warm else []
         self.loss_curve_ = list(previous) + result["loss_curve"]
-        self.validation_scores_ = result["validation_scores"] if self.early_stopping else None
+        self.validation_scores_ = (
+            result["validation_scores"] if self.early_stopping else None
+        )
         self.best_validation_score_ = result["best_score"]
         return self
 
     def _col_norms(self, stack):
         limits = self.max_col_norm
+        if isinstance(limits, str):  # "auto"
+            return [1.81] + [2.67] * (stack.n_layers - 2) + [5.18]
         if limits is None or np.isscalar(limits):
             return limits
         limits = list(limits)
@@ -359,14 +401,22 @@ class MPDBMClassifier(BaseStackClassifier):
 
     def _proba(self, X):
         proba, _ = mean_field_labels(
-            self.coefs_, self.intercepts_, self.visible_intercept_, X,
-            self.n_mean_field_iter, self.multi_inference,
+            self.coefs_,
+            self.intercepts_,
+            self.visible_intercept_,
+            X,
+            self.n_mean_field_iter,
+            self.multi_inference,
         )
         return proba
 
     def _hidden(self, X):
         _, hidden = mean_field_labels(
-            self.coefs_, self.intercepts_, self.visible_intercept_, X,
-            self.n_mean_field_iter, self.multi_inference,
+            self.coefs_,
+            self.intercepts_,
+            self.visible_intercept_,
+            X,
+            self.n_mean_field_iter,
+            self.multi_inference,
         )
         return hidden[-1]

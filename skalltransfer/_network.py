@@ -137,7 +137,11 @@ def feedforward_objective(
     def loss_grad(batch, rng):
         Xb = X[batch]
         acts = forward_pass(
-            stack.coefs, stack.intercepts, Xb, stack.hidden_activation, stack.output_activation
+            stack.coefs,
+            stack.intercepts,
+            Xb,
+            stack.hidden_activation,
+            stack.output_activation,
         )
         w = weights[batch]
         value, out_grad = output_loss_grad(

@@ -70,12 +70,20 @@ class LayerStack:
         if family not in _FAMILIES:
             raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
         if len(coefs) != len(intercepts) or not coefs:
-            raise ValueError("coefs and intercepts must be non-empty and of equal length.")
+            raise ValueError(
+                "coefs and intercepts must be non-empty and of equal length."
+            )
         for k, (W, b) in enumerate(zip(coefs, intercepts)):
             if W.ndim != 2 or b.shape != (W.shape[1],):
-                raise ValueError(f"Layer {k}: coef shape {W.shape} and intercept shape {b.shape} do not match.")
+                raise ValueError(
+                    f"Layer {k}: coef shape {W.shape} and intercept shape "
+                    f"{b.shape} do not match."
+                )
             if k and W.shape[0] != coefs[k - 1].shape[1]:
-                raise ValueError(f"Layer {k} expects {W.shape[0]} inputs but layer {k - 1} has {coefs[k - 1].shape[1]} outputs.")
+                raise ValueError(
+                    f"Layer {k} expects {W.shape[0]} inputs but layer {k - 1} "
+                    f"has {coefs[k - 1].shape[1]} outputs."
+                )
         self.coefs = list(coefs)
         self.intercepts = list(intercepts)
         self.family = family

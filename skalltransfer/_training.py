@@ -18,6 +18,7 @@ def make_optimizer(params, solver, learning_rate_init, momentum=0.9, **kwargs):
     """Build the optimizer named by ``solver`` (``"sgd"`` or ``"adam"``)."""
     if solver == "adam":
         return AdamOptimizer(params, learning_rate_init=learning_rate_init)
+
     return SGDOptimizer(
         params, learning_rate_init=learning_rate_init, momentum=momentum, **kwargs
     )
@@ -167,6 +168,7 @@ def run_training(
             f"{name}: maximum iterations ({max_iter}) reached and the optimization "
             "hasn't converged yet.",
             ConvergenceWarning,
+            stacklevel=3,
         )
     return {
         "n_iter": epoch + 1,

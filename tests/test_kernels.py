@@ -61,7 +61,9 @@ def test_logistic_matches_definition():
     # The tanh form is accurate in absolute terms (losses use the logits, so
     # relative accuracy of tiny probabilities is not needed).
     z = np.linspace(-30, 30, 101)
-    assert_allclose(inplace_logistic(z.copy()), 1 / (1 + np.exp(-z)), rtol=1e-12, atol=1e-16)
+    assert_allclose(
+        inplace_logistic(z.copy()), 1 / (1 + np.exp(-z)), rtol=1e-12, atol=1e-16
+    )
 
 
 def test_rng_is_deterministic_and_uniform():
@@ -82,7 +84,12 @@ def test_multiprediction_sampler_statistics_and_mixing():
     rng = np.random.RandomState(0)
     X = rng.uniform(size=(400, 50)).astype(np.float32)
     v_init = np.full(50, 0.25, dtype=np.float32)
-    out = [np.empty_like(X), np.empty_like(X), np.empty(400, np.float32), np.empty_like(X)]
+    out = [
+        np.empty_like(X),
+        np.empty_like(X),
+        np.empty(400, np.float32),
+        np.empty_like(X),
+    ]
     state = new_state(rng)
     sample_multiprediction_batch(X, True, 0.3, 0.6, v_init, state, *out)
     Xb, Mv, My, V0 = out
@@ -208,8 +215,10 @@ def test_denoising_autoencoder_gradient_with_tied_weights():
 
 
 def test_optimizers_minimise_a_quadratic_and_skip_frozen():
-    for opt_cls, kw in [(SGDOptimizer, {"learning_rate_init": 0.1}),
-                        (AdamOptimizer, {"learning_rate_init": 0.05})]:
+    for opt_cls, kw in [
+        (SGDOptimizer, {"learning_rate_init": 0.1}),
+        (AdamOptimizer, {"learning_rate_init": 0.05}),
+    ]:
         p = np.array([3.0, -2.0])
         frozen = np.array([1.0])
         opt = opt_cls([p, frozen], **kw)
@@ -221,8 +230,13 @@ def test_optimizers_minimise_a_quadratic_and_skip_frozen():
 
 def test_sgd_schedules():
     p = np.zeros(1)
-    opt = SGDOptimizer([p], learning_rate_init=1.0, momentum_schedule=lambda e: 0.5 if e == 0 else 0.7,
-                       decay_epochs=10, final_fraction=0.1)
+    opt = SGDOptimizer(
+        [p],
+        learning_rate_init=1.0,
+        momentum_schedule=lambda e: 0.5 if e == 0 else 0.7,
+        decay_epochs=10,
+        final_fraction=0.1,
+    )
     assert opt.momentum == 0.5
     opt.iteration_ends(0)
     assert opt.momentum == 0.7 and opt.learning_rate == pytest.approx(1 - 0.1 * 0.9)

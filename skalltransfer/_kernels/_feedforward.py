@@ -9,7 +9,9 @@ import numpy as np
 from ._activations import ACTIVATIONS, DERIVATIVES, log_softmax
 
 
-def forward_pass(coefs, intercepts, X, hidden_activation, output_activation, n_layers=None):
+def forward_pass(
+    coefs, intercepts, X, hidden_activation, output_activation, n_layers=None
+):
     """Activations of every layer, starting with ``X`` itself.
 
     With ``n_layers`` given, stop after that many weight layers (all hidden
@@ -52,7 +54,10 @@ def output_loss_grad(activations, targets, loss, output_activation, sample_weigh
             value = float(np.sum(w * (sp - targets * logits)))
             grad = (out - targets) * w
         else:
-            raise ValueError(f"log_loss needs a softmax or logistic output, got {output_activation!r}")
+            raise ValueError(
+                "log_loss needs a softmax or logistic output, "
+                f"got {output_activation!r}"
+            )
         return value, grad.astype(out.dtype, copy=False)
     diff = out - targets
     value = 0.5 * float(np.sum(w * diff**2))
@@ -87,7 +92,15 @@ def backward_pass(coefs, activations, output_grad, hidden_activation, frozen=0):
     return coef_grads, intercept_grads
 
 
-def hidden_gradients(coefs, activations, top_grad, top_layer, hidden_activation, coef_grads, intercept_grads):
+def hidden_gradients(
+    coefs,
+    activations,
+    top_grad,
+    top_layer,
+    hidden_activation,
+    coef_grads,
+    intercept_grads,
+):
     """Add the gradient of a penalty on hidden layer ``top_layer``'s
     activations (``top_grad`` = dPenalty/dActivation) into the gradient lists."""
     derivative = DERIVATIVES[hidden_activation]

@@ -5,7 +5,6 @@ These are the places where Numba beats NumPy: one pass writes every output,
 with no temporaries for the uniform draws.
 """
 
-import numpy as np
 from numba import njit
 
 from ._rng import next_float32

@@ -64,7 +64,10 @@ def _training_schedule(n_hidden, n_iter):
             emit(
                 _HIDDEN,
                 layer,
-                [(layer - 1, version[layer - 1], 1.0), (layer + 1, version[layer + 1], 1.0)],
+                [
+                    (layer - 1, version[layer - 1], 1.0),
+                    (layer + 1, version[layer + 1], 1.0),
+                ],
             )
 
     group_a = list(range(1, K + 2, 2))
@@ -109,6 +112,66 @@ def _preactivation(layer, inputs, states, coefs, bias, out):
             out += prod
     out += bias
     return out
+
+
+def mp_forward(coefs, intercepts, visible_intercept, X, Y, Mv, My, V0, n_iter):
+    """Run the unrolled masked mean-field inference of one minibatch.
+
+    Returns a dict with ``states`` (per layer, an array of all versions),
+    ``raw`` (unmixed predictions of the visible and label layers),
+    ``logits`` (final visible and label logits, keyed 0 and K + 1), and the
+    ``schedule`` and ``final`` versions used by the backward pass.
+    Arguments are those of :func:`mp_loss_grad`.
+    """
+    K = len(coefs) - 1
+    label = K + 1
+    B, D = X.shape
+    dtype = X.dtype
+    schedule, final = _training_schedule(K, n_iter)
+    biases = [visible_intercept, *intercepts]
+    sizes = [D] + [W.shape[1] for W in coefs]
+    n_versions = [1] * (K + 2)
+    for _, layer, _, out in schedule:
+        n_versions[layer] = max(n_versions[layer], out + 1)
+    states = [np.zeros((n_versions[k], B, sizes[k]), dtype=dtype) for k in range(K + 2)]
+    # Unmixed predictions of the masked layers, for the backward pass.
+    raw = {0: np.empty_like(states[0]), label: np.empty_like(states[label])}
+
+    states[0][0] = V0
+    y_init = inplace_softmax(intercepts[-1].astype(dtype, copy=True)[None, :])[0]
+    My_col = My[:, None].astype(dtype)
+    states[label][0] = My_col * y_init + (1 - My_col) * Y
+
+    Mv_obs = 1 - Mv
+    logits = {}
+    for kind, layer, inputs, out in schedule:
+        dest = states[layer][out]
+        _preactivation(layer, inputs, states, coefs, biases[layer], dest)
+        if kind == _HIDDEN:
+            inplace_logistic(dest)
+        elif kind == _VISIBLE:
+            if out == final[0]:
+                logits[0] = dest.copy()
+            A = inplace_logistic(dest)
+            raw[0][out] = A
+            # V = Mv * V_hat + (1 - Mv) * X
+            dest *= Mv
+            dest += Mv_obs * X
+        else:
+            if out == final[label]:
+                logits[label] = dest.copy()
+            A = inplace_softmax(dest)
+            raw[label][out] = A
+            dest *= My_col
+            dest += (1 - My_col) * Y
+    return {
+        "states": states,
+        "raw": raw,
+        "logits": logits,
+        "schedule": schedule,
+        "final": final,
+        "y_init": y_init,
+    }
 
 
 def mp_loss_grad(
@@ -162,46 +225,21 @@ def mp_loss_grad(
     label = K + 1
     B, D = X.shape
     dtype = X.dtype
-    schedule, final = _training_schedule(K, n_iter)
     c = 1.0 / (B * D)
-    w = np.ones(B, dtype=dtype) if sample_weight is None else sample_weight.astype(dtype)
-
-    biases = [visible_intercept, *intercepts]
-    sizes = [D] + [W.shape[1] for W in coefs]
-    n_versions = [1] * (K + 2)
-    for _, layer, _, out in schedule:
-        n_versions[layer] = max(n_versions[layer], out + 1)
-    states = [np.empty((n_versions[l], B, sizes[l]), dtype=dtype) for l in range(K + 2)]
-    # Unmixed predictions of the masked layers, for the backward pass.
-    raw = {0: np.empty_like(states[0]), label: np.empty_like(states[label])}
-
-    states[0][0] = V0
-    y_init = inplace_softmax(intercepts[-1].astype(dtype, copy=True)[None, :])[0]
+    w = (
+        np.ones(B, dtype=dtype)
+        if sample_weight is None
+        else sample_weight.astype(dtype)
+    )
+    fwd = mp_forward(coefs, intercepts, visible_intercept, X, Y, Mv, My, V0, n_iter)
+    states, raw, schedule, final = (
+        fwd["states"],
+        fwd["raw"],
+        fwd["schedule"],
+        fwd["final"],
+    )
+    z_final, y_init = fwd["logits"], fwd["y_init"]
     My_col = My[:, None].astype(dtype)
-    states[label][0] = My_col * y_init + (1 - My_col) * Y
-
-    Mv_obs = 1 - Mv
-    z_final = {}
-    for kind, layer, inputs, out in schedule:
-        dest = states[layer][out]
-        _preactivation(layer, inputs, states, coefs, biases[layer], dest)
-        if kind == _HIDDEN:
-            inplace_logistic(dest)
-        elif kind == _VISIBLE:
-            if out == final[0]:
-                z_final[0] = dest.copy()
-            A = inplace_logistic(dest)
-            raw[0][out] = A
-            # V = Mv * V_hat + (1 - Mv) * X
-            dest *= Mv
-            dest += Mv_obs * X
-        else:
-            if out == final[label]:
-                z_final[label] = dest.copy()
-            A = inplace_softmax(dest)
-            raw[label][out] = A
-            dest *= My_col
-            dest += (1 - My_col) * Y
 
     # Loss terms and their gradients w.r.t. the final logits.
     weighted_Mv = Mv * w[:, None] if sample_weight is not None else Mv
@@ -256,7 +294,9 @@ def mp_loss_grad(
     return loss, coef_grads, intercept_grads, visible_grad
 
 
-def mean_field_labels(coefs, intercepts, visible_intercept, X, n_iter, multi_inference=False):
+def mean_field_labels(
+    coefs, intercepts, visible_intercept, X, n_iter, multi_inference=False
+):
     """Label-layer marginals by mean-field inference with the label unobserved.
 
     Plain mean field clamps the visible layer to ``X``. With

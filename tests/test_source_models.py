@@ -1,0 +1,221 @@
+"""Behaviour shared by both source models: accuracy on small data, the shared
+layer stack, reproducibility, persistence, and clear errors on bad input."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from skalltransfer import LayerStack, MPDBMClassifier, StackedAutoencoderClassifier
+
+FAST = {
+    MPDBMClassifier: dict(
+        hidden_layer_sizes=(40, 30),
+        n_mean_field_iter=5,
+        max_iter=3,
+        max_col_norm=None,
+        batch_size=50,
+    ),
+    StackedAutoencoderClassifier: dict(
+        hidden_layer_sizes=(40, 30), pretrain_max_iter=2, max_iter=3
+    ),
+}
+MODELS = list(FAST)
+
+
+def make(cls, **kw):
+    return cls(**{**FAST[cls], "random_state": 0, **kw})
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.mark.parametrize(
+    "cls, kw, threshold",
+    [
+        # 64 pixels instead of 784: the per-pixel loss scale calls for a
+        # smaller step than the MNIST default.
+        (
+            MPDBMClassifier,
+            dict(
+                hidden_layer_sizes=(100, 100),
+                max_iter=40,
+                n_mean_field_iter=6,
+                learning_rate_init=5,
+            ),
+            0.88,
+        ),
+        (
+            StackedAutoencoderClassifier,
+            dict(hidden_layer_sizes=(100, 100), pretrain_max_iter=5, max_iter=30),
+            0.94,
+        ),
+    ],
+)
+def test_accuracy_on_digits(digits_split, cls, kw, threshold):
+    X_train, X_test, y_train, y_test = digits_split
+    clf = cls(random_state=0, **kw).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= threshold
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_fitted_attributes_and_layer_stack(digits, cls):
+    X, y = digits
+    clf = make(cls).fit(X[:300], y[:300])
+    assert clf.n_features_in_ == 64
+    assert_array_equal(clf.classes_, np.arange(10))
+    shapes = [W.shape for W in clf.coefs_]
+    assert shapes == [(64, 40), (40, 30), (30, 10)]
+    assert [b.shape for b in clf.intercepts_] == [(40,), (30,), (10,)]
+    stack = LayerStack.from_estimator(clf)
+    assert stack.layer_sizes == [64, 40, 30, 10]
+    assert stack.n_layers == 3
+    assert stack.coefs[0] is clf.coefs_[0]  # shared, not copied
+    assert stack.family == ("mpdbm" if cls is MPDBMClassifier else "feedforward")
+    proba = clf.predict_proba(X[:20])
+    assert proba.shape == (20, 10)
+    assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert clf.transform(X[:20]).shape == (20, 30)
+    assert len(clf.loss_curve_) == clf.n_iter_ == 3
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_string_labels_and_dtypes(digits, cls):
+    X, y = digits
+    names = np.array(["zero", "one", "two"])
+    mask = y < 3
+    clf = make(cls).fit(X[mask][:150], names[y[mask][:150]])
+    assert set(clf.predict(X[:10])) <= set(names)
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.predict_proba(X[:5]).dtype == np.float32
+    clf64 = make(cls).fit(X[:200].astype(np.float64), y[:200])
+    assert clf64.coefs_[0].dtype == np.float64
+    clf_int = make(cls).fit((X[:200] * 16).astype(np.uint8) / 16, y[:200])
+    assert clf_int.coefs_[0].dtype == np.float64
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_reproducible_and_pickles(digits, cls):
+    X, y = digits
+    a = make(cls).fit(X[:300], y[:300])
+    b = make(cls).fit(X[:300], y[:300])
+    for Wa, Wb in zip(a.coefs_, b.coefs_):
+        assert_array_equal(Wa, Wb)
+    assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    c = make(cls, random_state=1).fit(X[:300], y[:300])
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+    restored = pickle.loads(pickle.dumps(a))
+    assert_array_equal(restored.predict_proba(X), a.predict_proba(X))
+    assert_array_equal(restored.predict(X), a.predict(X))
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_inputs_are_not_modified(digits, cls):
+    X, y = digits
+    X0, y0 = X[:200].copy(), y[:200].copy()
+    Xc, yc = X0.copy(), y0.copy()
+    make(cls).fit(Xc, yc).predict(Xc)
+    assert_array_equal(Xc, X0)
+    assert_array_equal(yc, y0)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_bad_input_gives_clear_errors(digits, cls):
+    X, y = digits
+    clf = make(cls)
+    with pytest.raises(ValueError, match=r"\[0, 1\].*MinMaxScaler"):
+        clf.fit(X[:100] * 16, y[:100])
+    Xn = X[:100].copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(Xn, y[:100])
+    Xi = X[:100].copy()
+    Xi[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        clf.fit(Xi, y[:100])
+    with pytest.raises(ValueError, match="2D array"):
+        clf.fit(X[0], y[:1])
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X[:50], np.zeros(50))
+    with pytest.raises(TypeError, match="dense data is required"):
+        clf.fit(sp.csr_matrix(X[:100]), y[:100])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(X[:100], np.linspace(0, 1, 100))
+    with pytest.raises(NotFittedError):
+        clf.predict(X[:5])
+    clf.fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:5, :10])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        clf.predict(X[:5] - 1)
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_warm_start_continues(digits, cls):
+    X, y = digits
+    clf = make(cls, warm_start=True).fit(X[:300], y[:300])
+    first = [W.copy() for W in clf.coefs_]
+    clf.fit(X[:300], y[:300])
+    assert len(clf.loss_curve_) == 6
+    assert not np.array_equal(first[0], clf.coefs_[0])
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(X[:300][y[:300] < 5], y[:300][y[:300] < 5])
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_early_stopping_restores_best(digits, cls):
+    X, y = digits
+    clf = make(cls, early_stopping=True, max_iter=6, n_iter_no_change=2).fit(
+        X[:400], y[:400]
+    )
+    assert clf.validation_scores_ is not None
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_convergence_warning_when_budget_runs_out(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        make(StackedAutoencoderClassifier, max_iter=1).fit(X[:100], y[:100])
+
+
+def test_mpdbm_multi_inference_and_col_norm(digits):
+    X, y = digits
+    clf = make(MPDBMClassifier, max_col_norm=(1.0, 1.5, 2.0)).fit(X[:300], y[:300])
+    for W, limit in zip(clf.coefs_, (1.0, 1.5, 2.0)):
+        assert np.linalg.norm(W, axis=0).max() <= limit * (1 + 1e-5)
+    p_plain = clf.predict_proba(X[:50])
+    clf.set_params(multi_inference=True)
+    p_multi = clf.predict_proba(X[:50])
+    assert not np.allclose(p_plain, p_multi)
+    assert_allclose(p_multi.sum(axis=1), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="one value per layer"):
+        make(MPDBMClassifier, max_col_norm=(1.0, 2.0)).fit(X[:100], y[:100])
+
+
+def test_autoencoder_pretraining_reduces_reconstruction_loss(digits):
+    X, y = digits
+    clf = make(StackedAutoencoderClassifier, pretrain_max_iter=4).fit(X[:400], y[:400])
+    for curve in clf.pretrain_loss_curves_:
+        assert len(curve) == 4 and curve[-1] < curve[0]
+    assert len(clf.decoder_intercepts_) == 2
+
+
+def test_batched_prediction_equals_unbatched(digits, monkeypatch):
+    import skalltransfer._base as base
+
+    X, y = digits
+    clf = make(MPDBMClassifier).fit(X[:300], y[:300])
+    full = clf.predict_proba(X)
+    monkeypatch.setattr(base, "PREDICT_BATCH_SIZE", 64)
+    assert_allclose(clf.predict_proba(X), full, rtol=1e-6)
+    assert_allclose(clf.transform(X), clf.transform(X), rtol=1e-6)

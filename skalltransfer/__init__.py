@@ -8,15 +8,20 @@ Source models (trained on a large source set such as MNIST):
 Both expose their parameters as one shared :class:`LayerStack`.
 """
 
+from ._alltransfer import AllTransferClassifier
 from ._autoencoder import StackedAutoencoderClassifier
 from ._mpdbm import MPDBMClassifier
+from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AllTransferClassifier",
     "LayerStack",
     "MPDBMClassifier",
+    "SourceData",
     "StackedAutoencoderClassifier",
+    "clear_source_cache",
     "__version__",
 ]

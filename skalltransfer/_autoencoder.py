@@ -360,6 +360,7 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
             result["validation_scores"] if self.early_stopping else None
         )
         self.best_validation_score_ = result["best_score"]
+        self._record_fitted_params()
         return self
 
     def _proba(self, X):

@@ -76,6 +76,13 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     # Binary visible units only make sense for inputs in [0, 1].
     _requires_unit_interval = True
 
+    def _record_fitted_params(self):
+        """Remember which parameters produced the weights, so a transfer
+        estimator can tell when they were changed after fitting."""
+        from ._source import weights_params_hash
+
+        self._fitted_params_hash = weights_params_hash(self)
+
     def __sklearn_is_fitted__(self):
         # n_features_in_ alone is set before fit can fail; the weights are not.
         return hasattr(self, "coefs_")

@@ -20,6 +20,12 @@ from ._stack import LayerStack, init_weights
 from ._training import make_optimizer, run_training
 
 
+def auto_col_norms(n_layers):
+    """pylearn2's MNIST column-norm limits, generalised to any depth: 1.81 for
+    the first layer, 2.67 for the other hidden layers, 5.18 for the labels."""
+    return [1.81] + [2.67] * (n_layers - 2) + [5.18]
+
+
 class MPDBMClassifier(BaseStackClassifier):
     r"""Multi-prediction deep Boltzmann machine (MP-DBM) classifier.
 
@@ -381,12 +387,13 @@ class MPDBMClassifier(BaseStackClassifier):
             result["validation_scores"] if self.early_stopping else None
         )
         self.best_validation_score_ = result["best_score"]
+        self._record_fitted_params()
         return self
 
     def _col_norms(self, stack):
         limits = self.max_col_norm
         if isinstance(limits, str):  # "auto"
-            return [1.81] + [2.67] * (stack.n_layers - 2) + [5.18]
+            return auto_col_norms(stack.n_layers)
         if limits is None or np.isscalar(limits):
             return limits
         limits = list(limits)

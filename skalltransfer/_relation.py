@@ -1,0 +1,132 @@
+"""Relation between target labels and source output units, and the choice of
+one source unit per target class.
+
+Seed paper (Sawada & Kozuka), eqs. 3-5: feed the target images through the
+source network; for target class c the relation p_c(v) is the normalised
+histogram of the source output unit with the largest value (``"count"``).
+The All-Transfer 2-DE paper (Sawada et al.) instead uses the mean source
+output vector of each class (``"mean"``).
+"""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def relation_matrix(outputs, codes, n_classes, kind="count"):
+    """Relation of each target class to each source output unit.
+
+    Parameters
+    ----------
+    outputs : ndarray of shape (n_samples, n_source_units)
+        Source output-layer values (probabilities) for the target samples.
+    codes : ndarray of shape (n_samples,)
+        Target class index of each sample, in ``range(n_classes)``.
+    n_classes : int
+    kind : {"count", "mean"}
+
+    Returns
+    -------
+    relation : ndarray of shape (n_classes, n_source_units)
+        Each row sums to 1.
+    """
+    n_units = outputs.shape[1]
+    counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
+    if np.any(counts == 0):
+        raise ValueError("Every target class needs at least one sample.")
+    relation = np.zeros((n_classes, n_units), dtype=np.float64)
+    if kind == "count":
+        np.add.at(relation, (codes, outputs.argmax(axis=1)), 1.0)
+    elif kind == "mean":
+        np.add.at(relation, codes, outputs.astype(np.float64))
+    else:
+        raise ValueError(f"relation must be 'count' or 'mean', got {kind!r}.")
+    relation /= counts[:, None]
+    if kind == "mean":
+        relation /= relation.sum(axis=1, keepdims=True)
+    return relation
+
+
+def _check_enough_units(n_classes, n_units, selection):
+    if n_classes > n_units:
+        raise ValueError(
+            f"selection={selection!r} needs one source output unit per target "
+            f"class, but there are {n_classes} target classes and only "
+            f"{n_units} source output units. Use n_transferred_layers < "
+            "n_layers (a new output layer) for this task."
+        )
+
+
+def select_units(relation, selection="assignment", rng=None, classes=None):
+    """One distinct source unit per target class.
+
+    Parameters
+    ----------
+    relation : ndarray of shape (n_classes, n_units)
+    selection : {"peak", "assignment", "random"}, dict or array-like
+        - ``"peak"``: each class takes the peak of its row (the paper). When
+          several classes peak at the same unit, the class with the strongest
+          relation to it keeps it and the others take their best free unit,
+          in decreasing order of strength (greedy, as the ATDL code does).
+        - ``"assignment"``: the one-to-one map maximising the total relation
+          (Hungarian algorithm).
+        - ``"random"``: distinct random units (the paper's Table II control).
+        - a dict ``{class_label: unit}`` or a sequence of units in the order
+          of ``classes``.
+    rng : numpy.random.RandomState
+        Used by ``"random"``.
+    classes : ndarray, default=None
+        Target class labels, to read an explicit mapping.
+
+    Returns
+    -------
+    units : ndarray of shape (n_classes,), dtype int
+    """
+    n_classes, n_units = relation.shape
+    if isinstance(selection, str):
+        _check_enough_units(n_classes, n_units, selection)
+        if selection == "assignment":
+            rows, cols = linear_sum_assignment(relation, maximize=True)
+            units = np.empty(n_classes, dtype=np.intp)
+            units[rows] = cols
+            return units
+        if selection == "peak":
+            units = np.full(n_classes, -1, dtype=np.intp)
+            taken = np.zeros(n_units, dtype=bool)
+            # Claim (class, unit) pairs from the strongest relation down.
+            order = np.argsort(-relation, axis=None, kind="stable")
+            for flat in order:
+                c, u = divmod(int(flat), n_units)
+                if units[c] < 0 and not taken[u]:
+                    units[c] = u
+                    taken[u] = True
+            return units
+        if selection == "random":
+            return rng.choice(n_units, size=n_classes, replace=False).astype(np.intp)
+        raise ValueError(
+            "selection must be 'peak', 'assignment', 'random', a dict or a "
+            f"sequence of units, got {selection!r}."
+        )
+    if isinstance(selection, dict):
+        missing = [c for c in classes if c not in selection]
+        if missing:
+            raise ValueError(
+                f"The selection mapping has no unit for target class(es) "
+                f"{missing}; it must map every class in {list(classes)}."
+            )
+        units = np.asarray([selection[c] for c in classes])
+    else:
+        units = np.asarray(selection)
+        if units.shape != (n_classes,):
+            raise ValueError(
+                f"An explicit selection needs one unit per target class "
+                f"({n_classes}), got shape {units.shape}."
+            )
+    if not np.issubdtype(units.dtype, np.integer):
+        raise ValueError(f"Selected units must be integers, got {units!r}.")
+    if units.min() < 0 or units.max() >= n_units:
+        raise ValueError(
+            f"Selected units must lie in [0, {n_units - 1}], got {units.tolist()}."
+        )
+    if len(set(units.tolist())) != n_classes:
+        raise ValueError(f"Selected units must be distinct, got {units.tolist()}.")
+    return units.astype(np.intp)

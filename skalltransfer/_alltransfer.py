@@ -153,6 +153,10 @@ class AllTransferClassifier(BaseStackClassifier):
     validation_fraction : float, default=0.1
     class_weight : "balanced", dict or None, default=None
         Class weights of the fine-tuning loss, for imbalanced targets.
+    warm_start : bool, default=False
+        Continue fine-tuning the previous fit's network (same source, relation
+        and selected units) on the new data, e.g. after new labels arrive in
+        active learning.
     random_state : int, RandomState instance or None, default=None
         Seeds re-initialised layers, random selection, masks and shuffling.
     verbose : int, default=0
@@ -233,6 +237,7 @@ class AllTransferClassifier(BaseStackClassifier):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -258,6 +263,7 @@ class AllTransferClassifier(BaseStackClassifier):
         early_stopping=False,
         validation_fraction=0.1,
         class_weight=None,
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -279,6 +285,7 @@ class AllTransferClassifier(BaseStackClassifier):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -347,43 +354,43 @@ class AllTransferClassifier(BaseStackClassifier):
         """
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
         classes, codes = encode_labels(y)
-        source = resolve_source(
-            self.source,
-            self.source_data,
-            self.source_memory,
-            getattr(self, "_source_origin", None),
-        )
-        base = LayerStack.from_estimator(source)
-        if base.layer_sizes[0] != X.shape[1]:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the source network expects "
-                f"{base.layer_sizes[0]}; resize the target images to the "
-                "source's input size (e.g. load_image_folder(size=(28, 28)))."
-            )
-        if getattr(source, "_requires_unit_interval", False):
-            check_unit_interval(X)
         rng = check_random_state(self.random_state)
-        n_classes = len(classes)
-        L = base.n_layers
-        T = self._resolve_T(L)
-
-        outputs = batched(lambda chunk: output_proba(base, chunk), X)
-        relation = relation_matrix(outputs, codes, n_classes, self.relation)
-        mode = _HEAD if T < L else (_MEAN if self.relation == "mean" else _UNITS)
-        n_units = base.layer_sizes[-1]
-        if mode == _UNITS or isinstance(
-            self.selection, (dict, list, tuple, np.ndarray)
-        ):
-            units = select_units(relation, self.selection, rng, classes)
-        elif n_classes <= n_units:
-            # Reported for the relation plot even when not used for training.
-            units = select_units(relation, "assignment", rng, classes)
+        warm = self.warm_start and hasattr(self, "network_")
+        if warm:
+            # Continue fine-tuning the same network, units and relation.
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start=True needs the same classes as the previous fit: "
+                    f"{self.classes_!r} then {classes!r}."
+                )
+            source, network, T = self.source_, self.network_, self.n_transferred_layers_
+            base = LayerStack.from_estimator(source)
+            if getattr(source, "_requires_unit_interval", False):
+                check_unit_interval(X)
+            relation, units, mode = self.relation_, self._units, self._mode
+            anchor = _anchors(base, network, T)
         else:
-            units = None
-
-        network, anchor = self._build_network(base, T, n_classes, X, rng)
+            source = resolve_source(
+                self.source,
+                self.source_data,
+                self.source_memory,
+                getattr(self, "_source_origin", None),
+            )
+            base = LayerStack.from_estimator(source)
+            if base.layer_sizes[0] != X.shape[1]:
+                raise ValueError(
+                    f"X has {X.shape[1]} features but the source network expects "
+                    f"{base.layer_sizes[0]}; resize the target images to the "
+                    "source's input size (e.g. load_image_folder(size=(28, 28)))."
+                )
+            if getattr(source, "_requires_unit_interval", False):
+                check_unit_interval(X)
+            T = self._resolve_T(base.n_layers)
+            relation, units, mode = self._relate(base, X, codes, classes, T, rng)
+            network = self._build_network(base, T, len(classes), X, rng)
+            anchor = _anchors(base, network, T)
         targets = self._targets(
-            mode, codes, units, relation, n_units, n_classes, X.dtype
+            mode, codes, units, relation, base.layer_sizes[-1], len(classes), X.dtype
         )
         weights = (
             None
@@ -404,7 +411,8 @@ class AllTransferClassifier(BaseStackClassifier):
         self.selected_units_ = units
         self.n_transferred_layers_ = T
         self.n_iter_ = result["n_iter"]
-        self.loss_curve_ = result["loss_curve"]
+        previous = self.loss_curve_ if warm else []
+        self.loss_curve_ = list(previous) + result["loss_curve"]
         self.validation_scores_ = (
             result["validation_scores"] if self.early_stopping else None
         )
@@ -413,8 +421,25 @@ class AllTransferClassifier(BaseStackClassifier):
             self._temperature = self._fit_temperature(X, codes)
         return self
 
+    def _relate(self, base, X, codes, classes, T, rng):
+        """Relation matrix, selected units and the prediction mode."""
+        n_classes, n_units = len(classes), base.layer_sizes[-1]
+        outputs = batched(lambda chunk: output_proba(base, chunk), X)
+        relation = relation_matrix(outputs, codes, n_classes, self.relation)
+        L = base.n_layers
+        mode = _HEAD if T < L else (_MEAN if self.relation == "mean" else _UNITS)
+        explicit = isinstance(self.selection, (dict, list, tuple, np.ndarray))
+        if mode == _UNITS or explicit:
+            units = select_units(relation, self.selection, rng, classes)
+        elif n_classes <= n_units:
+            # Reported for the relation plot even when not used for training.
+            units = select_units(relation, "assignment", rng, classes)
+        else:
+            units = None
+        return relation, units, mode
+
     def _build_network(self, base, T, n_classes, X, rng):
-        """The network to fine-tune and the L2-SP anchors of its layers."""
+        """A fresh copy of the first T source layers, completed by new ones."""
         L = base.n_layers
         dtype = X.dtype
         if T == L:
@@ -432,11 +457,7 @@ class AllTransferClassifier(BaseStackClassifier):
                 network.visible_intercept = np.log(marginals / (1 - marginals)).astype(
                     dtype
                 )
-        anchor = [
-            np.array(base.coefs[k], dtype=dtype, copy=True) if k < T else None
-            for k in range(network.n_layers)
-        ]
-        return network, anchor
+        return network
 
     @staticmethod
     def _targets(mode, codes, units, relation, n_units, n_classes, dtype):
@@ -566,6 +587,15 @@ class AllTransferClassifier(BaseStackClassifier):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _anchors(base, network, T):
+    """L2-SP anchors: the source weights of the T transferred layers."""
+    dtype = network.dtype
+    return [
+        np.array(base.coefs[k], dtype=dtype, copy=True) if k < T else None
+        for k in range(network.n_layers)
+    ]
 
 
 def _is_plain_fitted(estimator):

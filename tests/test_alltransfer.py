@@ -362,3 +362,17 @@ def test_class_weight_and_early_stopping(source_and_target):
     )
     clf.fit(Xt[:40], yt[:40])
     assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_warm_start_continues_the_same_network(source_and_target):
+    source, _, _, Xt, yt = source_and_target
+    clf = AllTransferClassifier(source, warm_start=True, **FAST).fit(Xt[:100], yt[:100])
+    units, first = clf.selected_units_.copy(), clf.coefs_[0].copy()
+    network = clf.network_
+    clf.fit(Xt[:200], yt[:200])
+    assert clf.network_ is network
+    assert_array_equal(clf.selected_units_, units)
+    assert not np.array_equal(clf.coefs_[0], first)
+    assert len(clf.loss_curve_) == 16
+    with pytest.raises(ValueError, match="same classes"):
+        clf.fit(Xt[yt != "six"], yt[yt != "six"])

@@ -11,6 +11,7 @@ Both expose their parameters as one shared :class:`LayerStack`.
 from ._alltransfer import AllTransferClassifier
 from ._autoencoder import StackedAutoencoderClassifier
 from ._mpdbm import MPDBMClassifier
+from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
 
@@ -18,9 +19,11 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AllTransferClassifier",
+    "DirectTransferClassifier",
     "LayerStack",
     "MPDBMClassifier",
     "SourceData",
+    "SourceFeatures",
     "StackedAutoencoderClassifier",
     "clear_source_cache",
     "__version__",

@@ -28,7 +28,7 @@ from ._network import (
     output_proba,
 )
 from ._relation import relation_matrix, select_units
-from ._source import resolve_source
+from ._source import TransferSourceMixin
 from ._stack import LayerStack
 from ._training import make_optimizer, run_training
 
@@ -68,7 +68,7 @@ def finetune_defaults(source, family):
     }
 
 
-class AllTransferClassifier(BaseStackClassifier):
+class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     r"""Transfer all layers of a source network, the output layer included.
 
     The method of Sawada & Kozuka ("Whole layers transfer learning of deep
@@ -289,20 +289,6 @@ class AllTransferClassifier(BaseStackClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- clone: keep a fitted source without refitting or sharing its params ---
-    def __sklearn_clone__(self):
-        # clone() rebuilds `source` from its parameters, which un-fits it. The
-        # clone remembers the fitted source and uses it as long as the cloned
-        # source keeps the same parameters; a search that changes them can
-        # only mutate the clone's unfitted copy, never the user's model.
-        new = super().__sklearn_clone__()
-        origin = getattr(self, "_source_origin", None)
-        if origin is None and _is_plain_fitted(self.source):
-            origin = self.source
-        if origin is not None:
-            new._source_origin = origin
-        return new
-
     # -- fitted network ---------------------------------------------------------
     @property
     def coefs_(self):
@@ -370,12 +356,7 @@ class AllTransferClassifier(BaseStackClassifier):
             relation, units, mode = self.relation_, self._units, self._mode
             anchor = _anchors(base, network, T)
         else:
-            source = resolve_source(
-                self.source,
-                self.source_data,
-                self.source_memory,
-                getattr(self, "_source_origin", None),
-            )
+            source = self._fitted_source()
             base = LayerStack.from_estimator(source)
             if base.layer_sizes[0] != X.shape[1]:
                 raise ValueError(
@@ -596,10 +577,3 @@ def _anchors(base, network, T):
         np.array(base.coefs[k], dtype=dtype, copy=True) if k < T else None
         for k in range(network.n_layers)
     ]
-
-
-def _is_plain_fitted(estimator):
-    from sklearn.frozen import FrozenEstimator
-    from sklearn.utils.validation import _is_fitted
-
-    return not isinstance(estimator, FrozenEstimator) and _is_fitted(estimator)

@@ -281,3 +281,35 @@ def resolve_source(source, source_data, memory, origin=None):
             "here (and cached)."
         )
     return fit_source_cached(source, source_data, memory)
+
+
+class TransferSourceMixin:
+    """Source handling for estimators with ``source``, ``source_data`` and
+    ``source_memory`` parameters: clone keeps a fitted source, fit resolves it.
+    """
+
+    def __sklearn_clone__(self):
+        # clone() rebuilds `source` from its parameters, which un-fits it. The
+        # clone remembers the fitted source and uses it as long as the cloned
+        # source keeps the same parameters; a search that changes them can
+        # only mutate the clone's unfitted copy, never the user's model.
+        new = super().__sklearn_clone__()
+        origin = getattr(self, "_source_origin", None)
+        if (
+            origin is None
+            and not isinstance(self.source, FrozenEstimator)
+            and _is_fitted(self.source)
+        ):
+            origin = self.source
+        if origin is not None:
+            new._source_origin = origin
+        return new
+
+    def _fitted_source(self):
+        """The fitted source model (see :func:`resolve_source`)."""
+        return resolve_source(
+            self.source,
+            getattr(self, "source_data", None),
+            getattr(self, "source_memory", None),
+            getattr(self, "_source_origin", None),
+        )

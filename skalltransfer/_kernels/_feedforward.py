@@ -90,25 +90,3 @@ def backward_pass(coefs, activations, output_grad, hidden_activation, frozen=0):
             delta = delta @ coefs[k].T
             derivative(activations[k], delta)
     return coef_grads, intercept_grads
-
-
-def hidden_gradients(
-    coefs,
-    activations,
-    top_grad,
-    top_layer,
-    hidden_activation,
-    coef_grads,
-    intercept_grads,
-):
-    """Add the gradient of a penalty on hidden layer ``top_layer``'s
-    activations (``top_grad`` = dPenalty/dActivation) into the gradient lists."""
-    derivative = DERIVATIVES[hidden_activation]
-    delta = top_grad.copy()
-    derivative(activations[top_layer], delta)
-    for k in range(top_layer - 1, -1, -1):
-        coef_grads[k] += activations[k].T @ delta
-        intercept_grads[k] += delta.sum(axis=0)
-        if k > 0:
-            delta = delta @ coefs[k].T
-            derivative(activations[k], delta)

@@ -77,8 +77,11 @@ class MPDBMClassifier(BaseStackClassifier):
         average of the input and the network's reconstruction).
     solver : {"sgd", "adam"}, default="sgd"
         SGD with momentum (the original recipe) or Adam.
-    learning_rate_init : float, default=1.0
-        Step size. The loss is an average over pixels, so SGD steps are large.
+    learning_rate_init : float, default=15.0
+        Step size. The loss is an average over pixels, so SGD steps are large
+        (pylearn2's MNIST demo uses 15.1 with the same normalisation). Images
+        with fewer pixels than MNIST's 784 call for a proportionally smaller
+        step.
     learning_rate_decay : float, default=1.0
         With ``solver="sgd"``, the step size decays linearly over ``max_iter``
         epochs to ``learning_rate_decay * learning_rate_init`` (pylearn2's
@@ -193,7 +196,7 @@ class MPDBMClassifier(BaseStackClassifier):
         max_col_norm="auto",
         multi_inference=False,
         solver="sgd",
-        learning_rate_init=1.0,
+        learning_rate_init=15.0,
         learning_rate_decay=1.0,
         momentum=0.5,
         final_momentum=0.73,

@@ -19,6 +19,7 @@ FAST = {
         max_iter=3,
         max_col_norm=None,
         batch_size=50,
+        learning_rate_init=5.0,
     ),
     StackedAutoencoderClassifier: dict(
         hidden_layer_sizes=(40, 30), pretrain_max_iter=2, max_iter=3

@@ -27,7 +27,7 @@ from ._network import (
     mp_objective,
     output_proba,
 )
-from ._relation import relation_matrix, select_units
+from ._relation import fit_output_scale, relation_matrix, select_units
 from ._source import TransferSourceMixin
 from ._stack import LayerStack
 from ._training import make_optimizer, run_training
@@ -66,6 +66,13 @@ def finetune_defaults(source, family):
         "momentum": params.get("momentum", 0.9),
         "max_col_norm": lambda s: None,
     }
+
+
+def scale_output_layer(network, scale):
+    """Multiply the output layer (weights and biases) of ``network`` by
+    ``scale`` in place: a temperature of the source's answers."""
+    network.coefs[-1] *= scale
+    network.intercepts[-1] *= scale
 
 
 class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
@@ -125,6 +132,17 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         relation one-to-one (identical to ``"peak"`` without collisions);
         ``"random"`` draws distinct units (the paper's control); a dict
         ``{class: unit}`` or a sequence of units fixes them.
+    output_scale : "auto" or float, default="auto"
+        Factor applied to the transferred output layer (weights and biases)
+        before fine-tuning when the selected units answer for the target
+        classes (``n_transferred_layers="all"``, ``relation="count"``); it
+        is a temperature of the source's answers. ``1.0`` starts from the
+        source output unchanged (the paper). ``"auto"`` uses the
+        maximum-likelihood temperature in ``[0, 1]`` of the selected units'
+        source outputs on the target training set (see ``output_scale_``):
+        a source whose answers fit the target classes keeps them, one whose
+        answers are confident but uninformative starts nearly silent, so its
+        arbitrary output does not persist away from the training samples.
     source_data : SourceData or None, default=None
         Source training data, used only to fit an unfitted source (or one
         whose parameters a search changed). Never sliced by cross-validation.
@@ -173,6 +191,9 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         Source output unit chosen for each class (``classes_`` order).
     n_transferred_layers_ : int
         The number of transferred weight layers T.
+    output_scale_ : float or None
+        The factor applied to the transferred output layer (None when the
+        output layer is new).
     network_ : LayerStack
         The fine-tuned network.
     coefs_, intercepts_ : list of ndarray
@@ -224,6 +245,7 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         "extra_hidden_layer": [Interval(Integral, 1, None, closed="left"), None],
         "relation": [StrOptions({"count", "mean"})],
         "selection": [StrOptions({"peak", "assignment", "random"}), dict, "array-like"],
+        "output_scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "source_data": "no_validation",
         "source_memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "solver": [StrOptions({"sgd", "adam"}), None],
@@ -250,6 +272,7 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         extra_hidden_layer=None,
         relation="count",
         selection="assignment",
+        output_scale="auto",
         source_data=None,
         source_memory=None,
         solver=None,
@@ -272,6 +295,7 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         self.extra_hidden_layer = extra_hidden_layer
         self.relation = relation
         self.selection = selection
+        self.output_scale = output_scale
         self.source_data = source_data
         self.source_memory = source_memory
         self.solver = solver
@@ -355,6 +379,7 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
                 check_unit_interval(X)
             relation, units, mode = self.relation_, self._units, self._mode
             anchor = _anchors(base, network, T)
+            scale = self.output_scale_
         else:
             source = self._fitted_source()
             base = LayerStack.from_estimator(source)
@@ -369,7 +394,13 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
             T = self._resolve_T(base.n_layers)
             relation, units, mode = self._relate(base, X, codes, classes, T, rng)
             network = self._build_network(base, T, len(classes), X, rng)
+            scale = None
+            if mode == _UNITS:
+                scale = self._output_scale(base, X, codes, units)
+                scale_output_layer(network, scale)
             anchor = _anchors(base, network, T)
+        if scale is not None and anchor[-1] is not None:
+            anchor[-1] *= scale  # L2-SP pulls toward the scaled start
         targets = self._targets(
             mode, codes, units, relation, base.layer_sizes[-1], len(classes), X.dtype
         )
@@ -391,6 +422,7 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         self.relation_ = relation
         self.selected_units_ = units
         self.n_transferred_layers_ = T
+        self.output_scale_ = scale
         self.n_iter_ = result["n_iter"]
         previous = self.loss_curve_ if warm else []
         self.loss_curve_ = list(previous) + result["loss_curve"]
@@ -418,6 +450,13 @@ class AllTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         else:
             units = None
         return relation, units, mode
+
+    def _output_scale(self, base, X, codes, units):
+        if self.output_scale != "auto":
+            return float(self.output_scale)
+        outputs = batched(lambda chunk: output_proba(base, chunk), X)
+        log_proba = np.log(np.maximum(outputs[:, units], 1e-30))
+        return fit_output_scale(log_proba, codes)
 
     def _build_network(self, base, T, n_classes, X, rng):
         """A fresh copy of the first T source layers, completed by new ones."""

@@ -9,7 +9,8 @@ output vector of each class (``"mean"``).
 """
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from scipy.optimize import linear_sum_assignment, minimize_scalar
+from scipy.special import logsumexp
 
 
 def relation_matrix(outputs, codes, n_classes, kind="count"):
@@ -130,3 +131,36 @@ def select_units(relation, selection="assignment", rng=None, classes=None):
     if len(set(units.tolist())) != n_classes:
         raise ValueError(f"Selected units must be distinct, got {units.tolist()}.")
     return units.astype(np.intp)
+
+
+def fit_output_scale(log_proba, codes, max_scale=1.0):
+    """Temperature of the source output that best explains the target labels.
+
+    The maximum-likelihood scale ``s`` in ``[0, max_scale]`` of the softmax
+    ``softmax(s * z)`` over the selected units' log-probabilities ``z`` (a
+    convex one-dimensional problem). ``s = 1`` keeps the source output as it
+    is; ``s`` near 0 means it says little about the target classes, so the
+    transferred output layer should start nearly silent rather than impose
+    the source's confident but uninformative answers.
+
+    Parameters
+    ----------
+    log_proba : ndarray of shape (n_samples, n_classes)
+        Source output log-probabilities (or logits) of the selected units,
+        column ``c`` being the unit of target class ``c``.
+    codes : ndarray of shape (n_samples,)
+        Target class index of each sample.
+    max_scale : float, default=1.0
+
+    Returns
+    -------
+    scale : float
+    """
+    z = np.asarray(log_proba, dtype=np.float64)
+    z = z - z.mean(axis=1, keepdims=True)
+    picked = z[np.arange(len(codes)), codes]
+
+    def nll(s):
+        return float(np.mean(logsumexp(s * z, axis=1) - s * picked))
+
+    return float(minimize_scalar(nll, bounds=(0.0, max_scale), method="bounded").x)

@@ -130,7 +130,7 @@ def test_learns_the_target_task(source_and_target):
 def test_number_of_transferred_layers(source_and_target, T, sizes):
     source, _, _, Xt, yt = source_and_target
     clf = AllTransferClassifier(
-        source, n_transferred_layers=T, max_iter=0, random_state=0
+        source, n_transferred_layers=T, output_scale=1.0, max_iter=0, random_state=0
     ).fit(Xt, yt)
     assert clf.network_.layer_sizes == sizes
     n_kept = 3 if T == "all" else T
@@ -376,3 +376,31 @@ def test_warm_start_continues_the_same_network(source_and_target):
     assert len(clf.loss_curve_) == 16
     with pytest.raises(ValueError, match="same classes"):
         clf.fit(Xt[yt != "six"], yt[yt != "six"])
+
+
+def test_output_scale(source_and_target):
+    source, _, _, Xt, yt = source_and_target
+    clf = AllTransferClassifier(source, max_iter=0, random_state=0).fit(Xt, yt)
+    assert 0.0 <= clf.output_scale_ <= 1.0
+    np.testing.assert_allclose(
+        clf.coefs_[-1], clf.output_scale_ * source.coefs_[-1], rtol=1e-5, atol=1e-7
+    )
+    fixed = AllTransferClassifier(
+        source, output_scale=0.5, max_iter=0, random_state=0
+    ).fit(Xt, yt)
+    assert fixed.output_scale_ == 0.5
+    head = AllTransferClassifier(
+        source, n_transferred_layers=1, max_iter=0, random_state=0
+    ).fit(Xt, yt)
+    assert head.output_scale_ is None
+
+
+def test_fit_output_scale():
+    from skalltransfer._relation import fit_output_scale
+
+    rng = np.random.RandomState(0)
+    codes = rng.randint(2, size=200)
+    informative = np.where(np.eye(2)[codes] > 0, 0.0, -3.0)  # matches labels
+    assert fit_output_scale(informative, codes) == pytest.approx(1.0, abs=1e-3)
+    noise = 20 * rng.randn(200, 2)  # confident, unrelated to the labels
+    assert fit_output_scale(noise, codes) < 0.05

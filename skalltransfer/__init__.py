@@ -14,6 +14,7 @@ from ._mpdbm import MPDBMClassifier
 from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
+from ._truncated import TruncatedTransferClassifier
 
 __version__ = "0.1.0.dev0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "SourceData",
     "SourceFeatures",
     "StackedAutoencoderClassifier",
+    "TruncatedTransferClassifier",
     "clear_source_cache",
     "__version__",
 ]

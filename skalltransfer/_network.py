@@ -9,7 +9,7 @@ a feed-forward source with back-propagation.
 import numpy as np
 
 from ._kernels._feedforward import backward_pass, forward_pass, output_loss_grad
-from ._kernels._masks import masking_noise, sample_multiprediction_batch
+from ._kernels._masks import sample_multiprediction_batch
 from ._kernels._mean_field import mean_field_labels, mp_loss_grad
 from ._kernels._optimizers import inplace_clip_column_norms
 from ._kernels._rng import new_state
@@ -116,8 +116,6 @@ def feedforward_objective(
     l2=0.0,
     anchor=None,
     extra_penalty=None,
-    input_dropout=0.0,
-    rng=None,
 ):
     """Minibatch loss and gradients of a feed-forward stack.
 
@@ -125,9 +123,7 @@ def feedforward_objective(
     ``loss_grad(batch, rng) -> (loss, grads)`` aligned with them. Layers below
     ``frozen_layers`` get ``None`` gradients (they stay fixed).
     ``extra_penalty(activations, batch, rng, coef_grads, intercept_grads)``
-    may add a penalty (e.g. MMD) and return its value. ``input_dropout``
-    zeroes each input with that probability in every minibatch (masking
-    noise, as in denoising-autoencoder pretraining); it needs ``rng``.
+    may add a penalty (e.g. MMD) and return its value.
     """
     n_samples = X.shape[0]
     weights = (
@@ -138,14 +134,8 @@ def feedforward_objective(
     params = [*stack.coefs, *stack.intercepts]
     n = stack.n_layers
 
-    state = new_state(rng) if input_dropout else None
-
     def loss_grad(batch, rng):
         Xb = X[batch]
-        if input_dropout:
-            clean, noisy = np.empty_like(Xb), np.empty_like(Xb)
-            masking_noise(Xb, input_dropout, False, state, clean, noisy)
-            Xb = noisy
         acts = forward_pass(
             stack.coefs,
             stack.intercepts,

@@ -404,3 +404,24 @@ def test_fit_output_scale():
     assert fit_output_scale(informative, codes) == pytest.approx(1.0, abs=1e-3)
     noise = 20 * rng.randn(200, 2)  # confident, unrelated to the labels
     assert fit_output_scale(noise, codes) < 0.05
+
+
+def test_mmd_regularised_finetuning(source_and_target):
+    source, Xs, ys, Xt, yt = source_and_target
+    data = SourceData(Xs, ys)
+    plain = AllTransferClassifier(source, **FAST).fit(Xt, yt)
+    mmd = AllTransferClassifier(
+        source, source_data=data, mmd_lambda=1.0, mmd_layers=(1, 2), **FAST
+    ).fit(Xt, yt)
+    assert not np.allclose(plain.coefs_[0], mmd.coefs_[0])
+    assert mmd.score(Xt, yt) > 0.5
+    quad = AllTransferClassifier(
+        source, source_data=data, mmd_lambda=1.0, mmd_estimator="quadratic", **FAST
+    ).fit(Xt, yt)
+    assert np.isfinite(quad.loss_curve_).all()
+    with pytest.raises(ValueError, match="needs the source images"):
+        AllTransferClassifier(source, mmd_lambda=1.0).fit(Xt, yt)
+    with pytest.raises(ValueError, match="output layer"):
+        AllTransferClassifier(
+            source, source_data=data, mmd_lambda=1.0, mmd_layers=3
+        ).fit(Xt, yt)

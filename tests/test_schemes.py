@@ -76,3 +76,37 @@ def test_direct_use_maps_target_to_source_labels(digits, sae):
     )
     with pytest.raises(ValueError, match="subset of the source labels"):
         DirectTransferClassifier(sae).fit(X[mask], names)
+
+
+def test_truncated_transfer_keeps_bottom_layers(digits, sae):
+    from skalltransfer import TruncatedTransferClassifier
+
+    X, y = digits
+    Xt, yt = X[y >= 6][:200], y[y >= 6][:200]
+    clf = TruncatedTransferClassifier(sae, truncation=1, max_iter=0, random_state=0)
+    clf.fit(Xt, yt)
+    assert clf.network_.layer_sizes == [64, 24, 4]
+    assert_array_equal(clf.coefs_[0], sae.coefs_[0])  # kept, not re-initialised
+    assert clf.truncation_ == 1 and clf.cv_results_ is None
+    with pytest.raises(ValueError, match="exceeds"):
+        TruncatedTransferClassifier(sae, truncation=3).fit(Xt, yt)
+
+
+def test_truncated_transfer_auto_chooses_by_inner_cv(digits, sae):
+    from skalltransfer import TruncatedTransferClassifier
+
+    X, y = digits
+    Xt, yt = X[y >= 6][:160], y[y >= 6][:160]
+    before = joblib.hash(sae.__dict__)
+    clf = TruncatedTransferClassifier(sae, cv=3, max_iter=15, random_state=0)
+    clf.fit(Xt, yt)
+    results = clf.cv_results_
+    assert list(results["param_truncation"]) == [1, 2]
+    best = int(np.argmax(results["mean_test_score"]))
+    assert clf.truncation_ == [1, 2][best]
+    assert clf.network_.n_layers == clf.truncation_ + 1
+    assert joblib.hash(sae.__dict__) == before
+    assert clf.score(X[y >= 6][200:], y[y >= 6][200:]) > 0.8
+    # Imbalanced target: class weights are balanced by default.
+    keep = np.r_[np.flatnonzero(yt == 6), np.flatnonzero(yt != 6)[:20]]
+    TruncatedTransferClassifier(sae, truncation=2, max_iter=3).fit(Xt[keep], yt[keep])

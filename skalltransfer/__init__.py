@@ -10,6 +10,8 @@ Both expose their parameters as one shared :class:`LayerStack`.
 
 from ._alltransfer import AllTransferClassifier
 from ._autoencoder import StackedAutoencoderClassifier
+from ._cache import clear_cache, get_cache_dir
+from ._display import FilterDisplay, RelationDisplay, plot_filters
 from ._mpdbm import MPDBMClassifier
 from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
@@ -21,12 +23,17 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AllTransferClassifier",
     "DirectTransferClassifier",
+    "FilterDisplay",
     "LayerStack",
     "MPDBMClassifier",
+    "RelationDisplay",
     "SourceData",
     "SourceFeatures",
     "StackedAutoencoderClassifier",
     "TruncatedTransferClassifier",
+    "clear_cache",
     "clear_source_cache",
+    "get_cache_dir",
+    "plot_filters",
     "__version__",
 ]

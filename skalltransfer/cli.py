@@ -1,11 +1,109 @@
-"""The ``skalltransfer`` command."""
+"""The ``skalltransfer`` command.
+
+Subcommands:
+
+- ``demo``: train both source models on the bundled MNIST subset;
+- ``fit``: transfer a source network to your own images (one sub-folder per
+  class) and save the fitted model;
+- ``predict``: apply a saved model to new images;
+- ``reproduce``: the seed paper's Tables II-V on the bundled data, as a report.
+
+User errors (a missing folder, an unreadable model, ...) are reported as one
+line on stderr with exit status 2, without a traceback.
+"""
 
 import argparse
+import csv
+import os
 import sys
 import time
 import warnings
+import zipfile
+from contextlib import contextmanager
+
+import numpy as np
+
+EXIT_USAGE = 2
+
+_SOURCE_MODELS = ("mpdbm", "sae")
 
 
+class CommandError(Exception):
+    """A problem with the user's input, reported without a traceback."""
+
+
+@contextmanager
+def _reported(*kinds, context=None):
+    """Turn the expected exceptions ``kinds`` into a CommandError."""
+    try:
+        yield
+    except kinds as exc:
+        # Library messages may span lines; the command prints one line.
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if context:
+            message = f"{context}: {message}"
+        raise CommandError(message) from exc
+
+
+_DATA_ERRORS = (OSError, ValueError, ImportError)
+
+
+# -- argument types -------------------------------------------------------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _n_layers(text):
+    if text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 'all' or a non-negative integer, got {text!r}"
+        )
+    return value
+
+
+def _image_size(n_features, size, what):
+    """``(height, width)`` of the images a network with ``n_features`` inputs
+    takes: ``size`` if given (checked), else the square side."""
+    if size is not None:
+        height, width = size
+        if height * width != n_features:
+            side = int(round(np.sqrt(n_features)))
+            hint = (
+                f" ({side}x{side}); pass --size {side} {side} or omit --size"
+                if side * side == n_features
+                else ""
+            )
+            raise CommandError(
+                f"--size {height} {width} gives {height * width} pixels but {what} "
+                f"takes {n_features} inputs{hint}."
+            )
+        return height, width
+    side = int(round(np.sqrt(n_features)))
+    if side * side != n_features:
+        raise CommandError(
+            f"{what} takes {n_features} inputs, which is not a square image; "
+            "pass --size HEIGHT WIDTH."
+        )
+    return side, side
+
+
+def _one_line_doc(func):
+    return func.__doc__.strip().splitlines()[0]
+
+
+# -- demo -----------------------------------------------------------------------
 def _demo(args):
     """Train both source models on the bundled MNIST subset; print accuracy."""
     from sklearn.exceptions import ConvergenceWarning
@@ -37,22 +135,585 @@ def _demo(args):
     return 0
 
 
+def _add_demo_command(subparsers):
+    demo = subparsers.add_parser("demo", help=_one_line_doc(_demo))
+    demo.add_argument("-v", "--verbose", action="count", default=0)
+    demo.set_defaults(func=_demo)
+
+
+# -- fit ------------------------------------------------------------------------
+def _make_source_model(kind, quick, random_state, verbose):
+    """An unfitted source network of the chosen kind."""
+    from . import MPDBMClassifier, StackedAutoencoderClassifier
+
+    if kind == "sae":
+        if quick:
+            return StackedAutoencoderClassifier(
+                (100, 100),
+                pretrain_max_iter=3,
+                max_iter=20,
+                random_state=random_state,
+                verbose=verbose,
+            )
+        return StackedAutoencoderClassifier(random_state=random_state, verbose=verbose)
+    if quick:
+        return MPDBMClassifier(
+            (100, 100), max_iter=5, random_state=random_state, verbose=verbose
+        )
+    return MPDBMClassifier(random_state=random_state, verbose=verbose)
+
+
+def _count_files(directory):
+    return sum(len(files) for _, _, files in os.walk(directory))
+
+
+def _resolve_cli_source(args):
+    """The transfer's source, its source data, the cache and a description.
+
+    Returns ``(source, source_data, memory, n_features, description)``;
+    ``source_data`` and ``memory`` are None for an already fitted source.
+    """
+    import joblib
+
+    from . import SourceData
+    from ._cache import get_cache_dir
+    from ._stack import LayerStack
+    from .datasets import load_mnist
+
+    spec = args.source
+    kind = args.source_model or "sae"
+    if spec == "mnist" or spec.lower().endswith(".npz"):
+        if spec == "mnist":
+            X, y = load_mnist()
+            where = "the bundled MNIST subset"
+        else:
+            with _reported(
+                *_DATA_ERRORS, zipfile.BadZipFile, context=f"--source {spec}"
+            ):
+                data = SourceData.from_npz(spec)
+            X, y = data.X, data.y
+            where = f"'{spec}'"
+        with _reported(ValueError, context=f"--source {spec}"):
+            if args.quick and len(X) > 1000:
+                # 1,000 stratified source images: the quick source is for
+                # trying the pipeline in seconds, not for results.
+                from sklearn.model_selection import train_test_split
+
+                X, _, y, _ = train_test_split(
+                    X, y, train_size=1000, stratify=y, random_state=0
+                )
+            data = SourceData(X, y)
+        with _reported(OSError, context="--cache-dir"):
+            cache_dir = get_cache_dir(args.cache_dir)
+        memory = joblib.Memory(cache_dir, verbose=0)
+        model = _make_source_model(kind, args.quick, args.random_state, args.verbose)
+        description = (
+            f"{type(model).__name__}{tuple(model.hidden_layer_sizes)} trained on "
+            f"{data.n_samples} images of {where}"
+        )
+        return model, data, memory, X.shape[1], description
+
+    if not os.path.isfile(spec):
+        raise CommandError(
+            f"--source {spec}: no such file. Pass 'mnist', a fitted source model "
+            "saved with joblib, or a .npz file with arrays X and y."
+        )
+    model = _load_model(spec, "--source")
+    with _reported(TypeError, ValueError, context=f"--source {spec}"):
+        stack = LayerStack.from_estimator(model)
+    if args.source_model is not None or args.quick:
+        print("note: --source-model and --quick are ignored for a fitted source.")
+    description = f"{type(model).__name__} loaded from '{spec}'"
+    return model, None, None, stack.layer_sizes[0], description
+
+
+def _print_table(row_names, col_names, rows, fmt):
+    """A plain-text table, first column left-aligned."""
+    first = max(len(str(n)) for n in row_names)
+    width = max([len(str(n)) for n in col_names] + [len(fmt(v)) for v in rows.flat])
+    print("  " + " " * first + "".join(f"  {str(n):>{width}}" for n in col_names))
+    for name, row in zip(row_names, rows):
+        cells = "".join(f"  {fmt(v):>{width}}" for v in row)
+        print(f"  {str(name):<{first}}{cells}")
+
+
+def _source_unit_names(clf):
+    labels = getattr(clf.source_, "classes_", None)
+    n_units = clf.relation_.shape[1]
+    if labels is not None and len(labels) == n_units:
+        return [str(v) for v in labels]
+    return [str(v) for v in range(n_units)]
+
+
+def _save_relation_plot(clf, path):
+    """Save the relation plot as PNG; return a note if it cannot be drawn."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return (
+            "note: matplotlib is not installed, so the relation plot was not "
+            "saved; install it with 'pip install \"skalltransfer[plot]\"'."
+        )
+    from ._display import RelationDisplay
+
+    # A bare Figure needs no GUI backend, so this works on headless servers.
+    fig = Figure(figsize=(max(6.4, 0.6 * clf.relation_.shape[1] + 1), 4.0))
+    ax = fig.subplots()
+    RelationDisplay.from_estimator(clf, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    return None
+
+
+def _fit(args):
+    """Transfer a source network to the images in a folder; save the model."""
+    import joblib
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from . import AllTransferClassifier
+    from .datasets import load_image_folder
+
+    out = os.path.abspath(args.out)
+    if os.path.isdir(out):
+        raise CommandError(f"--out {args.out} is a directory; pass a file name.")
+    if not os.path.isdir(os.path.dirname(out)):
+        raise CommandError(
+            f"--out {args.out}: the directory '{os.path.dirname(out)}' does not "
+            "exist; create it first."
+        )
+    if not os.path.exists(args.target_dir):
+        raise CommandError(f"--target-dir {args.target_dir}: no such folder.")
+
+    source, data, memory, n_features, source_text = _resolve_cli_source(args)
+    size = _image_size(n_features, args.size, "the source network")
+    with _reported(*_DATA_ERRORS, context=f"--target-dir {args.target_dir}"):
+        X, y = load_image_folder(args.target_dir, size=size)
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise CommandError(
+            f"--target-dir {args.target_dir} holds a single class folder "
+            f"('{classes[0]}'); a classifier needs at least two, one sub-folder "
+            "per class."
+        )
+
+    print(
+        f"Target: {len(y)} images of {size[0]}x{size[1]} pixels in {len(classes)} "
+        f"classes from '{args.target_dir}'"
+    )
+    _print_table(classes, ["images"], counts[:, None], str)
+
+    max_iter = (
+        args.max_iter if args.max_iter is not None else (30 if args.quick else 100)
+    )
+    clf = AllTransferClassifier(
+        source,
+        n_transferred_layers=args.n_transferred_layers,
+        source_data=data,
+        source_memory=memory,
+        max_iter=max_iter,
+        random_state=args.random_state,
+        verbose=args.verbose,
+    )
+    cache_files = 0
+    if memory is not None:
+        cache_files = _count_files(memory.location)
+        # Training a full source takes minutes; say so before the wait.
+        print(
+            "Fitting... (a source not found in the cache is trained first, which "
+            "can take minutes)",
+            flush=True,
+        )
+    start = time.perf_counter()
+    # Source and fine-tuning run for a fixed number of epochs (--max-iter);
+    # stopping there is the plan, not a failure worth a warning per fold.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with _reported(ValueError, TypeError, context="fit"):
+            clf.fit(X, y)
+        seconds = time.perf_counter() - start
+        if memory is None:
+            print(f"Source: {source_text}")
+        elif _count_files(memory.location) > cache_files:
+            print(f"Source: {source_text} (trained, cached in '{memory.location}')")
+        else:
+            print(f"Source: {source_text} (reused from '{memory.location}')")
+        L = clf.network_.n_layers
+        T = clf.n_transferred_layers_
+        print(
+            f"Transferred {T} of {L} weight layers"
+            f"{' (all-transfer)' if T == L else ''}; fine-tuned for {clf.n_iter_} "
+            f"epochs ({seconds:.1f} s in all)"
+        )
+        print("Relation p_c(v) of each class to the source output units:")
+        _print_table(classes, _source_unit_names(clf), clf.relation_, "{:.2f}".format)
+        if clf.selected_units_ is not None:
+            names = _source_unit_names(clf)
+            pairs = ", ".join(
+                f"{c} -> {names[v]}" for c, v in zip(clf.classes_, clf.selected_units_)
+            )
+            used = "" if T == L else " (for reference: a new output layer is trained)"
+            print(f"Selected source units: {pairs}{used}")
+        print(f"Training accuracy: {clf.score(X, y):.1%}")
+
+        n_splits = min(args.cv, int(counts.min()))
+        if n_splits >= 2:
+            cv = StratifiedKFold(n_splits, shuffle=True, random_state=args.random_state)
+            # cross_val_score clones clf; the clones reuse the fitted source
+            # (cached), so only the fine-tuning is repeated per fold.
+            scores = cross_val_score(clf, X, y, cv=cv)
+            print(
+                f"Cross-validated accuracy ({n_splits}-fold, stratified): "
+                f"{scores.mean():.1%} +/- {scores.std():.1%}"
+            )
+        elif args.cv >= 2:
+            print(
+                "note: no cross-validation: the smallest class has fewer than 2 images."
+            )
+
+    # The saved model keeps its fitted source but not the source images or
+    # the cache location: it stays small and works on any machine.
+    clf.set_params(source=clf.source_, source_data=None, source_memory=None)
+    with _reported(OSError, context=f"--out {args.out}"):
+        joblib.dump(clf, out)
+    print(f"Saved the model to '{args.out}'")
+    png = os.path.splitext(out)[0] + "_relation.png"
+    note = _save_relation_plot(clf, png)
+    print(note if note else f"Saved the relation plot to '{png}'")
+    return 0
+
+
+def _add_fit_command(subparsers):
+    parser = subparsers.add_parser(
+        "fit",
+        help=_one_line_doc(_fit),
+        description=(
+            "Train (or load) a source network, relate your classes to its output "
+            "units, fine-tune every layer on your images and save the model. "
+            "Prints the relation, the selected units, the training accuracy and "
+            "a stratified cross-validated accuracy; saves the relation plot "
+            "next to the model."
+        ),
+        epilog=(
+            "example: skalltransfer fit --target-dir patches/ --out lesions.joblib"
+        ),
+    )
+    parser.add_argument(
+        "--target-dir",
+        required=True,
+        metavar="PATH",
+        help="folder holding one sub-folder of images per class",
+    )
+    parser.add_argument(
+        "--source",
+        default="mnist",
+        metavar="mnist|PATH",
+        help="'mnist' (default: the bundled MNIST subset), a fitted source model "
+        "saved with joblib, or a .npz file with source arrays X and y",
+    )
+    parser.add_argument(
+        "--source-model",
+        choices=_SOURCE_MODELS,
+        default=None,
+        help="source network trained on source data: stacked autoencoders "
+        "(sae, the default: minutes to train, transfers well) or the paper's "
+        "multi-prediction deep Boltzmann machine (mpdbm)",
+    )
+    parser.add_argument(
+        "--n-transferred-layers",
+        type=_n_layers,
+        default="all",
+        metavar="all|INT",
+        help="number of weight layers transferred, the paper's T (default: all)",
+    )
+    parser.add_argument(
+        "--size",
+        type=_positive_int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="resize images to this size (default: the source's input size, "
+        "28 28 for MNIST)",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="INT",
+        help="seed of the source, the fine-tuning and the folds (default: 0)",
+    )
+    parser.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=None,
+        metavar="INT",
+        help="fine-tuning epochs (default: 100, or 30 with --quick)",
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=5,
+        metavar="INT",
+        help="at most this many cross-validation folds, limited by the smallest "
+        "class (default: 5; 0 skips cross-validation)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="where trained sources are cached (default: $SKALLTRANSFER_CACHE or "
+        "the user cache directory)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small source trained in seconds on 1,000 source images, to try "
+        "the pipeline (not for results)",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="MODEL.joblib", help="where to save the model"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="print training progress"
+    )
+    parser.set_defaults(func=_fit)
+
+
+# -- predict --------------------------------------------------------------------
+def _load_model(path, what):
+    import joblib
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not os.path.isfile(path):
+        raise CommandError(f"{what} {path}: no such file.")
+    try:
+        model = joblib.load(path)
+    # Unpickling a file that is not a model can raise almost anything.
+    except Exception as exc:
+        raise CommandError(
+            f"{what} {path}: cannot read it as a saved model "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}). Pass a file "
+            "written by 'skalltransfer fit' or joblib.dump."
+        ) from exc
+    if not hasattr(model, "predict"):
+        raise CommandError(
+            f"{what} {path} holds a {type(model).__name__}, not a fitted model."
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise CommandError(
+            f"{what} {path} holds an unfitted model; fit it first."
+        ) from None
+    return model
+
+
+def _predict(args):
+    """Predict the class of images with a model saved by 'skalltransfer fit'."""
+    from .datasets import load_images
+
+    model = _load_model(args.model, "model")
+    n_features = getattr(model, "n_features_in_", None)
+    if n_features is None:
+        raise CommandError(
+            f"model {args.model}: the model does not record its input size "
+            "(n_features_in_)."
+        )
+    size = _image_size(n_features, args.size, "the model")
+    if args.proba and not hasattr(model, "predict_proba"):
+        raise CommandError(
+            f"--proba: the {type(model).__name__} in {args.model} has no predict_proba."
+        )
+    with _reported(*_DATA_ERRORS, context=args.images):
+        X, paths = load_images(args.images, size=size)
+    with _reported(ValueError, context="predict"):
+        labels = model.predict(X)
+        proba = model.predict_proba(X) if args.proba else None
+
+    header = ["path", "prediction"]
+    if proba is not None:
+        header += [f"p({c})" for c in model.classes_]
+    rows = []
+    for i, (path, label) in enumerate(zip(paths, labels)):
+        row = [path, str(label)]
+        if proba is not None:
+            row += [f"{p:.4f}" for p in proba[i]]
+        rows.append(row)
+    print("\t".join(header))
+    for row in rows:
+        print("\t".join(row))
+    if args.csv:
+        with _reported(OSError, context=f"--csv {args.csv}"):
+            with open(args.csv, "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(header)
+                writer.writerows(rows)
+        print(f"Saved {len(rows)} predictions to '{args.csv}'", file=sys.stderr)
+    return 0
+
+
+def _add_predict_command(subparsers):
+    parser = subparsers.add_parser(
+        "predict",
+        help=_one_line_doc(_predict),
+        description=(
+            "Read an image file, or every image in a folder, resize it to the "
+            "model's input size and print 'path<TAB>prediction' per image."
+        ),
+        epilog="example: skalltransfer predict lesions.joblib new_scans/ --csv out.csv",
+    )
+    parser.add_argument("model", metavar="MODEL", help="model saved by 'fit'")
+    parser.add_argument(
+        "images", metavar="PATH_OR_DIR", help="an image file or a folder of images"
+    )
+    parser.add_argument(
+        "--csv", metavar="OUT.csv", default=None, help="also write the table as CSV"
+    )
+    parser.add_argument(
+        "--proba", action="store_true", help="add the probability of each class"
+    )
+    parser.add_argument(
+        "--size",
+        type=_positive_int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="image size the model takes, when its input is not square",
+    )
+    parser.set_defaults(func=_predict)
+
+
+# -- the command ----------------------------------------------------------------
+# Subcommands, in the order `skalltransfer --help` lists them. Each entry is a
+# function that registers one subcommand on the subparsers object and sets its
+# handler with `set_defaults(func=handler)`; a handler takes the parsed
+# arguments and returns an exit status. New subcommands (e.g. `reproduce`,
+# defined in its own module) are added by appending their function here.
+
+
+# -- reproduce ------------------------------------------------------------------
+def _reproduce(args):
+    """Reproduce the paper's Tables II-V; write report.md, results.json, figures."""
+    import dataclasses
+
+    from ._reproduce import PROFILES, run_experiment
+
+    profile = PROFILES[args.profile]
+    changes = {}
+    if args.n_per_class:
+        changes["n_per_class"] = tuple(args.n_per_class)
+    if args.draws:
+        changes["n_draws"] = args.draws
+    if args.tasks:
+        changes["tasks"] = tuple(args.tasks)
+    if args.target:
+        changes["target"] = args.target
+    profile = dataclasses.replace(profile, **changes)
+    print(
+        f"skalltransfer reproduce --profile {profile.name}: tasks {profile.tasks}, "
+        f"n per class {profile.n_per_class}, {profile.n_draws} draws -> {args.out}",
+        flush=True,
+    )
+    with _reported(*_DATA_ERRORS):
+        run_experiment(
+            profile,
+            args.out,
+            random_state=args.random_state,
+            cache_dir=args.cache_dir,
+            progress=not args.no_progress,
+        )
+    return 0
+
+
+def _task(text):
+    try:
+        classes = tuple(int(c) for c in text.split(","))
+    except ValueError:
+        classes = ()
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise argparse.ArgumentTypeError(
+            f"a task is two or more distinct Fashion-MNIST class numbers "
+            f"separated by commas, e.g. 1,3; got {text!r}"
+        )
+    return classes
+
+
+def _add_reproduce_command(subparsers):
+    parser = subparsers.add_parser(
+        "reproduce",
+        help=_one_line_doc(_reproduce),
+        description=(
+            "Train (or load from the cache) the MP-DBM and stacked-autoencoder "
+            "sources on the bundled MNIST subset, transfer them to Fashion-MNIST "
+            "tasks and write the analogues of the seed paper's Tables II-V, with "
+            "the paper's numbers alongside, to OUT/report.md (plus results.json "
+            "and PNG figures). The quick profile takes about 15 minutes on 2 cores."
+        ),
+    )
+    parser.add_argument("--profile", choices=("quick", "full"), default="quick")
+    parser.add_argument("--out", default="skalltransfer-report", help="output folder")
+    parser.add_argument(
+        "--tasks", nargs="+", type=_task, metavar="C1,C2[,...]",
+        help="Fashion-MNIST class numbers of each target task (default: profile's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--target", choices=("subset", "full"),
+        help="bundled Fashion-MNIST subset, or the full set from Debian's "
+        "dataset-fashion-mnist",
+    )  # fmt: skip
+    parser.add_argument("--n-per-class", nargs="+", type=_positive_int)
+    parser.add_argument("--draws", type=_positive_int, help="draws per n (>= 3)")
+    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--cache-dir", help="source cache (default: user cache)")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(func=_reproduce)
+
+
+_COMMANDS = [
+    _add_demo_command,
+    _add_fit_command,
+    _add_predict_command,
+    _add_reproduce_command,
+]
+
+
 def build_parser():
+    """The argument parser of the ``skalltransfer`` command."""
     parser = argparse.ArgumentParser(
         prog="skalltransfer",
         description="Whole-layer transfer learning of deep networks on small datasets.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help=_demo.__doc__.splitlines()[0])
-    demo.add_argument("-v", "--verbose", action="count", default=0)
-    demo.set_defaults(func=_demo)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add_command in _COMMANDS:
+        add_command(subparsers)
     return parser
 
 
 def main(argv=None):
+    """Run the ``skalltransfer`` command; return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for a usage or input error (reported on stderr).
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits after --help (0) or a usage error it reported (2).
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""``skalltransfer reproduce`` end to end, on a tiny profile."""
+
+import json
+
+import pytest
+
+from skalltransfer import _reproduce
+from skalltransfer.cli import main
+
+TINY = _reproduce.Profile(
+    name="quick",
+    hidden=(24, 24),
+    narrow=(24, 4),
+    mpdbm=dict(max_iter=2, n_mean_field_iter=3),
+    sae=dict(pretrain_max_iter=1, max_iter=3),
+    tasks=((1, 3),),
+    n_per_class=(5, 10),
+    n_draws=2,
+    updates=10,
+)
+
+
+@pytest.fixture
+def tiny_profile(monkeypatch):
+    monkeypatch.setitem(_reproduce.PROFILES, "quick", TINY)
+
+
+def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, capsys):
+    out = tmp_path / "report"
+    status = main(
+        [
+            "reproduce",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    report = (out / "report.md").read_text()
+    for title in ("Table II", "Table III", "Table IV", "Table V"):
+        assert title in report
+    assert "| v = relation (MP-DBM) |" in report and "99.6" in report  # paper column
+    results = json.loads((out / "results.json").read_text())
+    # 12 methods x 2 sizes x 1 task, each with one score per draw.
+    assert len(results["scores"]) == 24
+    assert all(len(v) == 2 for v in results["scores"].values())
+    assert all(0 <= s <= 1 for v in results["scores"].values() for s in v)
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {
+        "relation_mpdbm.png",
+        "relation_sae.png",
+        "filters.png",
+        "accuracy_vs_n.png",
+    } <= figures
+    for name in figures:
+        assert f"figures/{name}" in report
+    # A second run loads the three sources from the cache.
+    main(
+        [
+            "reproduce",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--no-progress",
+            "--n-per-class",
+            "5",
+            "--draws",
+            "1",
+        ]
+    )
+    again = json.loads((out / "results.json").read_text())
+    assert all(t < 1.0 for t in again["source_fit_seconds"].values())
+    assert len(again["scores"]) == 12
+
+
+def test_reproduce_rejects_bad_tasks(capsys):
+    assert main(["reproduce", "--tasks", "3"]) == 2
+    assert "two or more distinct" in capsys.readouterr().err

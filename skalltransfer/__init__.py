@@ -1,11 +1,24 @@
 """Whole-layer ("all-transfer") transfer learning of deep networks on small datasets.
 
-Source models (trained on a large source set such as MNIST):
+Source models, trained on a large source set such as MNIST, sharing one
+:class:`LayerStack` representation:
 
 - :class:`MPDBMClassifier`: multi-prediction deep Boltzmann machine;
 - :class:`StackedAutoencoderClassifier`: stacked denoising autoencoders.
 
-Both expose their parameters as one shared :class:`LayerStack`.
+Transfer to a small target set (``fit`` takes target data only):
+
+- :class:`AllTransferClassifier`: relation, unit selection and fine-tuning of
+  every layer (T = all), or of the first T layers under a new head;
+- :class:`TruncatedTransferClassifier`: keep the bottom layers, new head;
+- :class:`SourceFeatures`, :class:`DirectTransferClassifier`: frozen
+  features and direct use of the source;
+- :class:`SourceData`: source data for unfitted sources and the MMD penalty.
+
+Plots: :class:`RelationDisplay` (the relation, Fig. 3) and
+:func:`plot_filters` (first-layer weights, Fig. 5). Subpackages:
+:mod:`skalltransfer.datasets` (bundled data and loaders) and
+:mod:`skalltransfer.active` (active fine-tuning).
 """
 
 from ._alltransfer import AllTransferClassifier

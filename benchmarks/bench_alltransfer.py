@@ -1,0 +1,177 @@
+"""AllTransferClassifier on the development tasks, against scikit-learn peers.
+
+Source: the bundled MNIST subset (default MPDBMClassifier and
+StackedAutoencoderClassifier, fitted once and cached). Targets: Fashion-MNIST
+pairs Trouser/Dress (1, 3), Sneaker/Ankle boot (7, 9), T-shirt/Dress (0, 3),
+Coat/Shirt (4, 6), Bag/Ankle boot (8, 9) and the 4-class task {0, 1, 7, 8},
+trained on ``n`` images per class drawn from the Fashion-MNIST training split
+and tested on the test split of those classes (the full set from Debian's
+``dataset-fashion-mnist``: ``apt-get install dataset-fashion-mnist``; the
+bundled subset otherwise). Reports mean ± std accuracy over tasks x draws.
+
+Run: ``python benchmarks/bench_alltransfer.py [--n 10 50 100] [--sources sae]``
+"""
+
+import argparse
+import json
+import math
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.svm import SVC, LinearSVC
+
+from skalltransfer import (
+    AllTransferClassifier,
+    MPDBMClassifier,
+    SourceData,
+    StackedAutoencoderClassifier,
+    get_cache_dir,
+)
+from skalltransfer._reproduce import DEVELOPMENT_TASKS, load_target
+from skalltransfer._source import fit_source_cached
+from skalltransfer.datasets import load_mnist, make_target_task
+
+
+def rbf_svc(n_per_class):
+    cv = StratifiedKFold(min(3, n_per_class), shuffle=True, random_state=0)
+    return GridSearchCV(SVC(), {"C": [0.1, 1, 10, 100]}, cv=cv)
+
+
+PEERS = {
+    "LinearSVC": lambda seed, n: LinearSVC(random_state=seed),
+    "LogisticRegression": lambda seed, n: LogisticRegression(max_iter=1000),
+    "RBF SVC (C by inner CV)": lambda seed, n: rbf_svc(n),
+    "MLPClassifier": lambda seed, n: MLPClassifier(max_iter=500, random_state=seed),
+}
+
+
+def transfer_methods(source, n_hidden, hidden_top, max_iter):
+    """The AllTransfer variants compared for one source."""
+
+    def make(**kw):
+        return lambda seed, n: AllTransferClassifier(
+            source, random_state=seed, **{"max_iter": max_iter, **kw}
+        )
+
+    return {
+        "T=all (default)": make(),
+        "T=0": make(n_transferred_layers=0),
+        "T=1": make(n_transferred_layers=1),
+        "T=2": make(n_transferred_layers=2),
+        "T=2 + new layer": make(
+            n_transferred_layers=n_hidden, extra_hidden_layer=hidden_top
+        ),
+        "random selection": make(selection="random"),
+        "mean relation": make(relation="mean"),
+        "paper recipe (peak, output_scale=1)": make(selection="peak", output_scale=1.0),
+    }
+
+
+def epochs_for(n_samples, updates, batch_size=32):
+    """Epochs that give about ``updates`` minibatch updates (capped at 100)."""
+    if updates is None:
+        return 100
+    return int(min(100, max(3, math.ceil(updates / math.ceil(n_samples / batch_size)))))
+
+
+def main(n_values, draws, task_ids, source_names, mpdbm_updates, target, out):
+    Xs, ys = load_mnist()
+    data = SourceData(Xs, ys)
+    memory = get_cache_dir()
+    specs = {
+        "sae": StackedAutoencoderClassifier(random_state=0),
+        "mpdbm": MPDBMClassifier(random_state=0),
+    }
+    sources = {}
+    for name in source_names:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sources[name] = fit_source_cached(specs[name], data, memory)
+        print(f"source {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    X_train, y_train, X_test, y_test = load_target(target)
+    tasks = [DEVELOPMENT_TASKS[i] for i in task_ids]
+
+    scores = {}
+    for n in n_values:
+        for task in tasks:
+            mask = np.isin(y_test, task)
+            X_eval, y_eval = X_test[mask], np.searchsorted(task, y_test[mask])
+            for draw in range(draws):
+                X, y = make_target_task(X_train, y_train, task, n, random_state=draw)
+                methods = {f"peer: {k}": v for k, v in PEERS.items()}
+                for name, source in sources.items():
+                    updates = mpdbm_updates if name == "mpdbm" else None
+                    variants = transfer_methods(
+                        source,
+                        len(source.coefs_) - 1,
+                        source.coefs_[-2].shape[1],
+                        epochs_for(len(X), updates),
+                    )
+                    methods.update({f"{name}: {k}": v for k, v in variants.items()})
+                for method, factory in methods.items():
+                    start = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        clf = factory(draw, n).fit(X, y)
+                    accuracy = float(np.mean(clf.predict(X_eval) == y_eval))
+                    record = scores.setdefault(f"{n}|{method}", [])
+                    record.append(
+                        {
+                            "task": list(task),
+                            "draw": draw,
+                            "accuracy": accuracy,
+                            "seconds": time.perf_counter() - start,
+                        }
+                    )
+            print(f"n={n} task={task} done", flush=True)
+        print_table(scores, n)
+    with open(out, "w") as f:
+        json.dump(scores, f, indent=1)
+    print(f"raw scores written to {out}")
+
+
+def print_table(scores, n):
+    rows = [(k.split("|", 1)[1], v) for k, v in scores.items() if k.startswith(f"{n}|")]
+    print(f"\n### n = {n} images per class\n")
+    print("| method | accuracy (%) | per task | fit (s) |")
+    print("|---|---|---|---|")
+    for method, records in rows:
+        acc = 100 * np.array([r["accuracy"] for r in records])
+        per_task = {}
+        for r in records:
+            per_task.setdefault(tuple(r["task"]), []).append(100 * r["accuracy"])
+        tasks = " ".join(f"{np.mean(v):.1f}" for v in per_task.values())
+        seconds = np.mean([r["seconds"] for r in records])
+        print(
+            f"| {method} | {acc.mean():.2f} ± {acc.std():.2f} | {tasks} | "
+            f"{seconds:.2f} |"
+        )
+    print(flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", nargs="+", type=int, default=[10, 50, 100, 1000])
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument(
+        "--tasks", nargs="+", type=int, default=list(range(6)),
+        help="indices into the six development tasks",
+    )  # fmt: skip
+    parser.add_argument("--sources", nargs="+", default=["sae", "mpdbm"])
+    parser.add_argument(
+        "--mpdbm-updates", type=int, default=1000,
+        help="fine-tuning budget (minibatch updates) of MP-DBM transfers",
+    )  # fmt: skip
+    parser.add_argument("--target", choices=("full", "subset"), default="full")
+    parser.add_argument("--out", default="bench_alltransfer.json")
+    args = parser.parse_args()
+    main(
+        args.n, args.draws, args.tasks, args.sources, args.mpdbm_updates,
+        args.target, args.out,
+    )  # fmt: skip

@@ -68,7 +68,7 @@ if INTERSPHINX:
     }
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "examples"]
 root_doc = "index"
 default_role = "literal"
 add_module_names = False

@@ -18,7 +18,9 @@ Transfer to a small target set (``fit`` takes target data only):
 Plots: :class:`RelationDisplay` (the relation, Fig. 3) and
 :func:`plot_filters` (first-layer weights, Fig. 5). Subpackages:
 :mod:`skalltransfer.datasets` (bundled data and loaders) and
-:mod:`skalltransfer.active` (active fine-tuning).
+:mod:`skalltransfer.active` (active fine-tuning). Parallel searches:
+:func:`prefit_sources` warms the source cache, :func:`limit_threads` caps
+BLAS threads.
 """
 
 from ._alltransfer import AllTransferClassifier
@@ -26,6 +28,7 @@ from ._autoencoder import StackedAutoencoderClassifier
 from ._cache import clear_cache, get_cache_dir
 from ._display import FilterDisplay, RelationDisplay, plot_filters
 from ._mpdbm import MPDBMClassifier
+from ._parallel import limit_threads, prefit_sources, thread_info
 from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
@@ -47,6 +50,9 @@ __all__ = [
     "clear_cache",
     "clear_source_cache",
     "get_cache_dir",
+    "limit_threads",
     "plot_filters",
+    "prefit_sources",
+    "thread_info",
     "__version__",
 ]

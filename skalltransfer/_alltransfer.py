@@ -29,7 +29,7 @@ def scale_output_layer(network, scale):
 
 @fill_doc
 class AllTransferClassifier(BaseTransferClassifier):
-    r"""Transfer all layers of a source network, the output layer included.
+    """Transfer all layers of a source network, the output layer included.
 
     The method of Sawada & Kozuka ("Whole layers transfer learning of deep
     neural networks for a small scale dataset"):

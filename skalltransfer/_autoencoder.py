@@ -134,7 +134,7 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 
     See Also
     --------
@@ -274,7 +274,8 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
             intercepts.append(b)
             decoders.append(c)
             curves.append(curve)
-            codes = encode(codes, W, b)
+            if k + 1 < len(sizes):  # the top layer's codes are not needed
+                codes = encode(codes, W, b)
         return coefs, intercepts, decoders, curves
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -58,12 +58,17 @@ def validation_split(n_samples, codes, validation_fraction, rng):
 
 
 def batched(func, X, batch_size=PREDICT_BATCH_SIZE):
-    """Apply ``func`` to row chunks of ``X`` and stack the results."""
+    """Apply ``func`` to row chunks of ``X`` into one preallocated output, so
+    the extra memory is one chunk, whatever the number of rows."""
     n = X.shape[0]
     if n <= batch_size:
         return func(X)
-    parts = [func(X[start : start + batch_size]) for start in range(0, n, batch_size)]
-    return np.concatenate(parts, axis=0)
+    first = func(X[:batch_size])
+    out = np.empty((n, *first.shape[1:]), dtype=first.dtype)
+    out[:batch_size] = first
+    for start in range(batch_size, n, batch_size):
+        out[start : start + batch_size] = func(X[start : start + batch_size])
+    return out
 
 
 class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):

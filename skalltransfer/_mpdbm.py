@@ -127,7 +127,7 @@ class MPDBMClassifier(BaseStackClassifier):
         Validation accuracy per epoch with ``early_stopping``.
     best_validation_score_ : float or None
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined only when X has feature names that are all strings.
 
     See Also

@@ -119,7 +119,7 @@ class SourceFeatures(TransferSourceMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        H : ndarray of shape (n_samples, n_features_out_)
+        H : ndarray of shape (n_samples, `n_features_out_`)
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))

@@ -180,15 +180,16 @@ _COMMON_ATTRIBUTES = """
         Mean validation log-likelihood per epoch with ``early_stopping``.
     best_validation_score_ : float or None
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
 """
 
 
 def fill_doc(cls):
     """Insert the shared parameter and attribute docs into ``cls.__doc__``."""
+    # Keep the trailing newline: the next section header needs a blank line.
     cls.__doc__ = cls.__doc__.replace(
-        "{common_parameters}", _COMMON_PARAMETERS.strip("\n").lstrip()
-    ).replace("{common_attributes}", _COMMON_ATTRIBUTES.strip("\n").lstrip())
+        "{common_parameters}", _COMMON_PARAMETERS.strip("\n").lstrip() + "\n"
+    ).replace("{common_attributes}", _COMMON_ATTRIBUTES.strip("\n").lstrip() + "\n")
     return cls
 
 

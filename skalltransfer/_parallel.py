@@ -1,0 +1,483 @@
+"""Parallel searches: warming the source cache, and thread limits.
+
+A search over source architectures (``source__hidden_layer_sizes``) fits each
+architecture's source once and shares it through ``source_memory``, a
+``joblib.Memory`` directory. :func:`prefit_sources` fills that directory before
+the search starts, so that parallel workers (loky processes or Dask workers)
+load sources instead of racing to fit the same one.
+
+Thread settings: every matrix product of the package runs in BLAS and the
+Numba kernels are serial (no ``parallel=True``), so the only thread pools
+that matter are BLAS's (and OpenMP's, where BLAS uses it). :func:`limit_threads`
+caps them within a block, and :func:`thread_info` reports them, e.g. on every
+Dask worker with ``client.run(thread_info)``.
+"""
+
+import contextlib
+import numbers
+import os
+import warnings
+from collections.abc import Iterable, Mapping
+
+import joblib
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import ParameterGrid
+from sklearn.utils import Bunch
+from sklearn.utils.validation import _is_fitted
+
+from ._source import (
+    _MEMORY_CACHE,
+    SourceData,
+    _as_memory,
+    _cache_key,
+    _fit_source,
+    fit_source_cached,
+    fitted_params_hash,
+    weights_params_hash,
+)
+
+__all__ = ["limit_threads", "prefit_sources", "thread_info"]
+
+# Environment variables that size the thread pools of native libraries, read
+# when the library is loaded (joblib's loky workers and Dask's nanny set them).
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+# -- warming the source cache -------------------------------------------------
+def _candidates(param_grid):
+    """The parameter settings of a grid or a list of grids (as for
+    ``GridSearchCV``), or of any other iterable of settings (e.g. a
+    ``ParameterSampler``)."""
+    if param_grid is None:
+        return [{}]
+    if isinstance(param_grid, (Mapping, list, tuple)):
+        return list(ParameterGrid(param_grid))
+    if isinstance(param_grid, Iterable):
+        settings = list(param_grid)
+        if all(isinstance(setting, Mapping) for setting in settings):
+            return settings
+    raise TypeError(
+        "param_grid must be a dict of parameter lists, a list of such dicts "
+        "(as for GridSearchCV) or an iterable of parameter settings (e.g. a "
+        f"ParameterSampler), got {type(param_grid).__name__}."
+    )
+
+
+def _nested_estimators(value):
+    """Estimators held by a parameter value (an estimator, or a list of
+    estimators or of ``(name, estimator, ...)`` tuples as in Pipeline)."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        found = []
+        for item in value:
+            if isinstance(item, tuple):
+                found.extend(v for v in item if hasattr(v, "get_params"))
+            elif hasattr(item, "get_params"):
+                found.append(item)
+        return found
+    return []
+
+
+def _transfer_estimators(estimator):
+    """The outermost estimators with ``source`` and ``source_data``
+    parameters in ``estimator`` (itself, or steps of a Pipeline, ...)."""
+    if isinstance(estimator, FrozenEstimator):
+        return []  # fitted once and for all: never refits its source
+    params = estimator.get_params(deep=False)
+    if "source" in params and "source_data" in params:
+        return [estimator]
+    found = []
+    for value in params.values():
+        for inner in _nested_estimators(value):
+            found.extend(_transfer_estimators(inner))
+    return found
+
+
+def _source_to_fit(transfer):
+    """``(source, data, memory)`` if fitting ``transfer`` would fit its source
+    from ``source_data``, else None (a fitted or frozen source is used as is).
+
+    Mirrors :func:`skalltransfer._source.resolve_source`.
+    """
+    params = transfer.get_params(deep=False)
+    source = params["source"]
+    data = params.get("source_data")
+    memory = params.get("source_memory")
+    origin = getattr(transfer, "_source_origin", None)
+    if isinstance(source, FrozenEstimator):
+        return None
+    if _is_fitted(source):
+        if fitted_params_hash(source) == weights_params_hash(source):
+            return None
+    elif origin is not None and (
+        fitted_params_hash(origin) == weights_params_hash(source)
+    ):
+        return None
+    if data is None:
+        raise ValueError(
+            f"{type(transfer).__name__} has an unfitted source (or one whose "
+            "parameters the grid changes) but no source_data, so there is "
+            "nothing to prefit: pass source_data=SourceData(X_source, y_source) "
+            "and source_memory=<directory>."
+        )
+    if not isinstance(data, SourceData):
+        raise TypeError(
+            "source_data must be a skalltransfer.SourceData(X, y) handle, got "
+            f"{type(data).__name__}."
+        )
+    return source, data, memory
+
+
+def _disk_memory(memory):
+    """``memory`` as a ``joblib.Memory`` that stores to disk, or None."""
+    memory = _as_memory(memory)
+    if memory is None or memory.location is None:
+        return None
+    return memory
+
+
+def _memory_location(memory):
+    memory = _disk_memory(memory)
+    return None if memory is None else os.path.abspath(os.fspath(memory.location))
+
+
+def _is_cached(source, data, memory):
+    """Whether :func:`fit_source_cached` would find ``source`` in the cache of
+    this process or on disk, without loading it."""
+    key = _cache_key(source, data)
+    if key in _MEMORY_CACHE:
+        return True
+    memory = _disk_memory(memory)
+    if memory is None:
+        return False
+    cached = memory.cache(_fit_source, ignore=["data"])
+    return bool(cached.check_call_in_cache(clone(source), key, data))
+
+
+def _warm_one(source, data, memory):
+    """Fit one source into the cache unless it is there; ``"fitted"`` or
+    ``"cached"``. Runs in a worker: returns no model, only the status."""
+    if _is_cached(source, data, memory):
+        return "cached"
+    fit_source_cached(source, data, memory)
+    return "fitted"
+
+
+def prefit_sources(estimator, param_grid=None, *, n_jobs=None, verbose=0):
+    """Fit every distinct source of a parameter search once, filling the cache.
+
+    A transfer estimator given an unfitted ``source`` with
+    ``source_data=SourceData(X, y)`` fits the source itself and caches it in
+    ``source_memory``. In a parallel search the workers would fit the same
+    architectures concurrently (``joblib.Memory`` takes no lock); call this
+    first and the search only loads them. It sets each parameter setting of
+    ``param_grid`` on a clone of ``estimator`` exactly as a search does, keeps
+    the distinct sources that a fit would train from ``source_data``, and fits
+    those that are not cached yet.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A transfer estimator with ``source``, ``source_data`` and
+        ``source_memory`` parameters (e.g. :class:`AllTransferClassifier`),
+        or a meta-estimator holding one, such as a ``Pipeline``.
+    param_grid : dict, list of dicts or iterable of dicts, default=None
+        The search's grid, as given to ``GridSearchCV``: a dict of parameter
+        names to lists of values, or a list of such dicts. Any other iterable
+        is read as parameter settings (one dict per candidate), e.g. a
+        ``ParameterSampler`` or ``iter(search.cv_results_["params"])``.
+        Parameters that do not touch the source are allowed and ignored.
+        None prefits the estimator's own source.
+    n_jobs : int, default=None
+        Number of sources fitted in parallel with joblib. ``None`` means 1
+        unless in a ``joblib.parallel_config`` context, so with
+        ``parallel_config(backend="dask")`` the sources are fitted on the
+        Dask workers. ``-1`` means all processors. Without ``source_memory``
+        the fits run in this process, which is the only one that can reuse
+        them.
+    verbose : int, default=0
+        Print the outcome; above 1, joblib's progress messages too.
+
+    Returns
+    -------
+    result : Bunch
+        Dictionary-like object with attributes:
+
+        n_fitted : int
+            Sources fitted now.
+        n_cached : int
+            Sources that were already cached (on disk or in this process).
+        n_not_cacheable : int
+            Sources whose ``random_state`` is not an int: they are fitted
+            anew for every fit of the transfer estimator, so prefitting them
+            is useless and they are skipped (with a warning).
+        sources : list of estimator
+            One unfitted source per distinct setting, in grid order.
+        status : list of str
+            ``"fitted"``, ``"cached"`` or ``"not cacheable"``, aligned with
+            ``sources``.
+
+    See Also
+    --------
+    limit_threads : Limit BLAS threads of a process within a block.
+    SourceData : Source data handle for unfitted sources.
+
+    Notes
+    -----
+    The cache key is the source's class and parameters, the fingerprint of
+    the source data and the package version, so a search only reuses the
+    prefitted sources if it runs with the same package version on the same
+    data. Workers of a cluster must see the ``source_memory`` directory at the
+    same path (a shared filesystem).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skalltransfer import (
+    ...     AllTransferClassifier,
+    ...     SourceData,
+    ...     StackedAutoencoderClassifier,
+    ...     prefit_sources,
+    ... )
+    >>> from skalltransfer.datasets import load_mnist
+    >>> Xs, ys = load_mnist()
+    >>> source = StackedAutoencoderClassifier(
+    ...     pretrain_max_iter=1, max_iter=2, random_state=0
+    ... )
+    >>> est = AllTransferClassifier(
+    ...     source,
+    ...     source_data=SourceData(Xs[::10], ys[::10]),  # 500 images
+    ...     source_memory=tempfile.mkdtemp(),
+    ... )
+    >>> grid = {
+    ...     "source__hidden_layer_sizes": [(32,), (16, 16)],
+    ...     "n_transferred_layers": [1, "all"],
+    ... }
+    >>> result = prefit_sources(est, grid)
+    >>> result.n_fitted, result.n_cached
+    (2, 0)
+    >>> prefit_sources(est, grid).n_cached  # a second call finds them cached
+    2
+    """
+    settings = _candidates(param_grid)
+    distinct = {}
+    for params in settings:
+        candidate = clone(estimator)
+        if params:
+            candidate.set_params(**clone(params, safe=False))
+        for transfer in _transfer_estimators(candidate):
+            job = _source_to_fit(transfer)
+            if job is None:
+                continue
+            source, data, memory = job
+            key = (_cache_key(source, data), _memory_location(memory))
+            distinct.setdefault(key, (clone(source), data, memory))
+
+    jobs = list(distinct.values())
+    status = [None] * len(jobs)
+    todo = []
+    for i, (source, _, _) in enumerate(jobs):
+        random_state = source.get_params().get("random_state", 0)
+        if not isinstance(random_state, numbers.Integral):
+            status[i] = "not cacheable"
+        else:
+            todo.append(i)
+    if len(todo) < len(jobs):
+        warnings.warn(
+            f"{len(jobs) - len(todo)} source setting(s) have a random_state that "
+            "is not an int, so their fits cannot be cached and were not "
+            "prefitted. Set source__random_state to an int.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    in_process = [i for i in todo if _disk_memory(jobs[i][2]) is None]
+    on_disk = [i for i in todo if i not in in_process]
+    if in_process and n_jobs not in (None, 1):
+        warnings.warn(
+            "Without source_memory the fitted sources can only be cached in "
+            "this process, so they are fitted here, one after another. Pass "
+            "source_memory=<directory> to fit them in parallel and share them "
+            "with the workers of a parallel search.",
+            UserWarning,
+            stacklevel=2,
+        )
+    for i in in_process:
+        status[i] = _warm_one(*jobs[i])
+    if on_disk:
+        outcome = joblib.Parallel(n_jobs=n_jobs, verbose=max(verbose - 1, 0))(
+            joblib.delayed(_warm_one)(*jobs[i]) for i in on_disk
+        )
+        for i, result in zip(on_disk, outcome):
+            status[i] = result
+
+    result = Bunch(
+        n_fitted=status.count("fitted"),
+        n_cached=status.count("cached"),
+        n_not_cacheable=status.count("not cacheable"),
+        sources=[source for source, _, _ in jobs],
+        status=status,
+    )
+    if verbose:
+        print(
+            f"prefit_sources: {len(jobs)} distinct source(s) in "
+            f"{len(settings)} parameter setting(s): {result.n_fitted} fitted, "
+            f"{result.n_cached} already cached, {result.n_not_cacheable} not "
+            "cacheable."
+        )
+    return result
+
+
+# -- threads ------------------------------------------------------------------
+def _numba_threads_launched():
+    """Whether Numba's parallel thread pool runs in this process. Our kernels
+    are serial, so it normally does not, and launching it just to cap it
+    would start idle threads."""
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return False
+    return bool(getattr(parallel, "_is_initialized", False))
+
+
+def _check_n_threads(n_threads):
+    if n_threads is None:
+        return None
+    if not isinstance(n_threads, numbers.Integral) or n_threads == 0:
+        raise ValueError(
+            f"n_threads must be a positive int, a negative int (-1 for all "
+            f"processors) or None, got {n_threads!r}."
+        )
+    if n_threads < 0:
+        return max(joblib.cpu_count() + 1 + int(n_threads), 1)
+    return int(n_threads)
+
+
+@contextlib.contextmanager
+def limit_threads(n_threads=1):
+    """Limit the BLAS, OpenMP and Numba threads of this process in a block.
+
+    Use it around work that already runs in parallel at a coarser level (for
+    example a ``GridSearchCV`` on the threading backend, or a Dask worker
+    started without its nanny), so that each fit's matrix products do not
+    spawn one thread per core on top. The previous limits are restored on
+    exit. It also works as a decorator.
+
+    Parameters
+    ----------
+    n_threads : int or None, default=1
+        Maximum threads per pool. Negative values count from the number of
+        processors (``-1``: all of them), as ``n_jobs`` does; None leaves the
+        limits unchanged.
+
+    Yields
+    ------
+    n_threads : int or None
+        The limit applied.
+
+    See Also
+    --------
+    thread_info : The thread settings of the current process.
+
+    Notes
+    -----
+    BLAS and OpenMP limits (set through ``threadpoolctl``) apply to the whole
+    process, not only to the calling thread: use the block around the whole
+    parallel section, not inside concurrently running threads. Numba's
+    limit is per thread and only matters for kernels compiled with
+    ``parallel=True``; the package's kernels are serial, so Numba's thread
+    pool is capped only if something already launched it.
+
+    Joblib's process backends (loky, the default of scikit-learn's
+    ``n_jobs``) already start workers with ``cpu_count() // n_jobs`` BLAS,
+    OpenMP and Numba threads, and Dask's nanny starts workers with one BLAS
+    and OpenMP thread (``distributed.nanny.pre-spawn-environ``), so neither
+    needs this.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skalltransfer import limit_threads
+    >>> with limit_threads(1):
+    ...     product = np.ones((200, 200)) @ np.ones((200, 200))
+    """
+    from threadpoolctl import threadpool_limits
+
+    n_threads = _check_n_threads(n_threads)
+    if n_threads is None:
+        yield None
+        return
+    numba_previous = None
+    if _numba_threads_launched():
+        import numba
+
+        numba_previous = numba.get_num_threads()
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield n_threads
+    finally:
+        if numba_previous is not None:
+            import numba
+
+            numba.set_num_threads(numba_previous)
+
+
+def thread_info():
+    """The thread settings of the current process.
+
+    Returns a plain dictionary, so ``client.run(thread_info)`` shows them for
+    every worker of a Dask cluster.
+
+    Returns
+    -------
+    info : dict
+        ``cpu_count`` (joblib's count of usable processors), ``pools`` (one
+        dict per BLAS or OpenMP library loaded: ``user_api``,
+        ``internal_api``, ``num_threads``, ``filepath``), ``numba`` (its
+        configured ``NUMBA_NUM_THREADS``, ``threads_launched`` and, when
+        launched, ``num_threads``) and ``environ`` (the thread-count
+        environment variables that are set).
+
+    Examples
+    --------
+    >>> from skalltransfer import thread_info
+    >>> info = thread_info()
+    >>> sorted(info)
+    ['cpu_count', 'environ', 'numba', 'pools']
+    """
+    from threadpoolctl import threadpool_info
+
+    pools = [
+        {
+            key: pool.get(key)
+            for key in ("user_api", "internal_api", "num_threads", "filepath")
+        }
+        for pool in threadpool_info()
+    ]
+    numba_info = {"threads_launched": _numba_threads_launched()}
+    try:
+        import numba
+
+        numba_info["NUMBA_NUM_THREADS"] = numba.config.NUMBA_NUM_THREADS
+        if numba_info["threads_launched"]:
+            numba_info["num_threads"] = numba.get_num_threads()
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+    return {
+        "cpu_count": joblib.cpu_count(),
+        "pools": pools,
+        "numba": numba_info,
+        "environ": {
+            var: os.environ[var] for var in THREAD_ENV_VARS if var in os.environ
+        },
+    }

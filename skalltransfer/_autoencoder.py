@@ -233,15 +233,6 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         check_is_fitted(self)
         return LayerStack(self.coefs_, self.intercepts_, family="feedforward")
 
-    def _hidden_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive "
-                f"integers, got {self.hidden_layer_sizes!r}."
-            )
-        return [int(s) for s in sizes]
-
     def _corruptions(self, n_hidden):
         levels = np.atleast_1d(np.asarray(self.corruption_level, dtype=float))
         if levels.size == 1:
@@ -300,11 +291,7 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "coefs_")
         if warm:
-            if not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    "warm_start=True needs the same classes as the previous fit: "
-                    f"{self.classes_!r} then {classes!r}."
-                )
+            self._check_warm_classes(classes)
             stack = LayerStack(
                 [W.astype(X.dtype) for W in self.coefs_],
                 [b.astype(X.dtype) for b in self.intercepts_],
@@ -356,13 +343,7 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         self.intercepts_ = stack.intercepts
         self.decoder_intercepts_ = decoders
         self.pretrain_loss_curves_ = curves
-        self.n_iter_ = result["n_iter"]
-        previous = self.loss_curve_ if warm else []
-        self.loss_curve_ = list(previous) + result["loss_curve"]
-        self.validation_scores_ = (
-            result["validation_scores"] if self.early_stopping else None
-        )
-        self.best_validation_score_ = result["best_score"]
+        self._store_result(result, warm)
         self._record_fitted_params()
         return self
 

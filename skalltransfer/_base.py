@@ -81,6 +81,34 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     # Binary visible units only make sense for inputs in [0, 1].
     _requires_unit_interval = True
 
+    def _hidden_sizes(self):
+        """``hidden_layer_sizes`` as a validated list of ints."""
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive "
+                f"integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _check_warm_classes(self, classes):
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                "warm_start=True needs the same classes as the previous fit: "
+                f"{self.classes_!r} then {classes!r}."
+            )
+
+    def _store_result(self, result, warm):
+        """Fitted attributes of a :func:`run_training` result (a warm start
+        extends the loss curve)."""
+        self.n_iter_ = result["n_iter"]
+        previous = self.loss_curve_ if warm else []
+        self.loss_curve_ = list(previous) + result["loss_curve"]
+        self.validation_scores_ = (
+            result["validation_scores"] if self.early_stopping else None
+        )
+        self.best_validation_score_ = result["best_score"]
+
     def _record_fitted_params(self):
         """Remember which parameters produced the weights, so a transfer
         estimator can tell when they were changed after fitting."""

@@ -257,15 +257,6 @@ class MPDBMClassifier(BaseStackClassifier):
             config=self._config(),
         )
 
-    def _hidden_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive "
-                f"integers, got {self.hidden_layer_sizes!r}."
-            )
-        return [int(s) for s in sizes]
-
     def _init_stack(self, X, n_classes, rng):
         dtype = X.dtype
         sizes = [X.shape[1], *self._hidden_sizes(), n_classes]
@@ -317,11 +308,7 @@ class MPDBMClassifier(BaseStackClassifier):
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "coefs_")
         if warm:
-            if not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    "warm_start=True needs the same classes as the previous fit: "
-                    f"{self.classes_!r} then {classes!r}."
-                )
+            self._check_warm_classes(classes)
             stack = LayerStack(
                 [W.astype(X.dtype) for W in self.coefs_],
                 [b.astype(X.dtype) for b in self.intercepts_],
@@ -383,13 +370,7 @@ class MPDBMClassifier(BaseStackClassifier):
         self.coefs_ = stack.coefs
         self.intercepts_ = stack.intercepts
         self.visible_intercept_ = stack.visible_intercept
-        self.n_iter_ = result["n_iter"]
-        previous = self.loss_curve_ if warm else []
-        self.loss_curve_ = list(previous) + result["loss_curve"]
-        self.validation_scores_ = (
-            result["validation_scores"] if self.early_stopping else None
-        )
-        self.best_validation_score_ = result["best_score"]
+        self._store_result(result, warm)
         self._record_fitted_params()
         return self
 

@@ -273,11 +273,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "network_")
         if warm:
-            if not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    "warm_start=True needs the same classes as the previous fit: "
-                    f"{self.classes_!r} then {classes!r}."
-                )
+            self._check_warm_classes(classes)
             source, plan = self.source_, self._plan_
         else:
             source = self._fitted_source()
@@ -305,13 +301,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
 
         self.source_ = source
         self.n_transferred_layers_ = plan.n_transferred
-        self.n_iter_ = result["n_iter"]
-        previous = self.loss_curve_ if warm else []
-        self.loss_curve_ = list(previous) + result["loss_curve"]
-        self.validation_scores_ = (
-            result["validation_scores"] if self.early_stopping else None
-        )
-        self.best_validation_score_ = result["best_score"]
+        self._store_result(result, warm)
         if plan.mode == MEAN:
             self._temperature = self._fit_temperature(X, codes)
         self._store(plan)

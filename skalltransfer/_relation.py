@@ -156,11 +156,18 @@ def fit_output_scale(log_proba, codes, max_scale=1.0):
     -------
     scale : float
     """
-    z = np.asarray(log_proba, dtype=np.float64)
-    z = z - z.mean(axis=1, keepdims=True)
-    picked = z[np.arange(len(codes)), codes]
+    z = np.asarray(log_proba, dtype=np.float32)
+    n = len(codes)
+    picked = z[np.arange(n), codes].astype(np.float64)
+    picked -= z.mean(axis=1, dtype=np.float64)
+    chunk = 65536  # bounds the float64 temporaries, whatever n_samples is
 
     def nll(s):
-        return float(np.mean(logsumexp(s * z, axis=1) - s * picked))
+        total = -s * picked.sum()
+        for start in range(0, n, chunk):
+            block = z[start : start + chunk].astype(np.float64)
+            block -= block.mean(axis=1, keepdims=True)
+            total += logsumexp(s * block, axis=1).sum()
+        return total / n
 
     return float(minimize_scalar(nll, bounds=(0.0, max_scale), method="bounded").x)

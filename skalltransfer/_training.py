@@ -57,6 +57,7 @@ def run_training(
     verbose=0,
     name="training",
     progress=None,
+    loss_window=1,
 ):
     """Run minibatch epochs until convergence, early stopping or ``max_iter``.
 
@@ -91,6 +92,12 @@ def run_training(
         Label used in messages.
     progress : callable, default=None
         ``progress(epoch, loss)`` called after each epoch (progress bars).
+    loss_window : int, default=1
+        Without ``validation_score``, the monitored training loss is the mean
+        of the last ``loss_window`` epoch losses. A stochastic objective (the
+        multi-prediction loss draws fresh masks every minibatch) on a tiny
+        data set has one noisy minibatch per epoch, and a single lucky epoch
+        would otherwise end training after a few dozen updates.
 
     Returns
     -------
@@ -136,11 +143,12 @@ def run_training(
                 best_score = score
                 best_params = [p.copy() for p in params]
         else:
-            if epoch_loss < best_loss - tol:
+            monitored = float(np.mean(loss_curve[-loss_window:]))
+            if monitored < best_loss - tol:
                 no_improvement = 0
             else:
                 no_improvement += 1
-            best_loss = min(best_loss, epoch_loss)
+            best_loss = min(best_loss, monitored)
 
         if verbose:
             msg = f"{name}: epoch {epoch + 1}, loss = {epoch_loss:.6f}"

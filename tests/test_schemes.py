@@ -98,7 +98,7 @@ def test_truncated_transfer_auto_chooses_by_inner_cv(digits, sae):
     X, y = digits
     Xt, yt = X[y >= 6][:160], y[y >= 6][:160]
     before = joblib.hash(sae.__dict__)
-    clf = TruncatedTransferClassifier(sae, cv=3, max_iter=15, random_state=0)
+    clf = TruncatedTransferClassifier(sae, cv=3, max_iter=40, random_state=0)
     clf.fit(Xt, yt)
     results = clf.cv_results_
     assert list(results["param_truncation"]) == [1, 2]

@@ -246,6 +246,10 @@ def ff_ours(kind, batch_size, n_samples, epochs):
             def fit(n_epochs):
                 AllTransferClassifier(
                     source,
+                    # The peers' optimizer (the default here would be Adam).
+                    solver="sgd",
+                    learning_rate_init=LEARNING_RATE,
+                    momentum=MOMENTUM,
                     batch_size=batch_size,
                     max_iter=n_epochs,
                     tol=0.0,

@@ -13,7 +13,8 @@ Transfer to a small target set (``fit`` takes target data only):
 - :class:`TruncatedTransferClassifier`: keep the bottom layers, new head;
 - :class:`SourceFeatures`, :class:`DirectTransferClassifier`: frozen
   features and direct use of the source;
-- :class:`SourceData`: source data for unfitted sources and the MMD penalty.
+- :class:`SourceData`: source data for unfitted sources and the MMD penalty;
+  :func:`mk_mmd2` measures the discrepancy that penalty reduces.
 
 Plots: :class:`RelationDisplay` (the relation, Fig. 3) and
 :func:`plot_filters` (first-layer weights, Fig. 5). Subpackages:
@@ -27,6 +28,7 @@ from ._alltransfer import AllTransferClassifier
 from ._autoencoder import StackedAutoencoderClassifier
 from ._cache import clear_cache, get_cache_dir
 from ._display import FilterDisplay, RelationDisplay, plot_filters
+from ._kernels._mmd import mk_mmd2
 from ._mpdbm import MPDBMClassifier
 from ._parallel import limit_threads, prefit_sources, thread_info
 from ._schemes import DirectTransferClassifier, SourceFeatures
@@ -51,6 +53,7 @@ __all__ = [
     "clear_source_cache",
     "get_cache_dir",
     "limit_threads",
+    "mk_mmd2",
     "plot_filters",
     "prefit_sources",
     "thread_info",

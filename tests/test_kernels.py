@@ -228,6 +228,50 @@ def test_optimizers_minimise_a_quadratic_and_skip_frozen():
         assert frozen[0] == 1.0
 
 
+def _reference_updates(kind, params, grads, n_steps, lr, mu=0.9, b1=0.9, b2=0.999):
+    """NumPy reference of SGD-momentum and Adam steps (float64 arithmetic)."""
+    params = [p.astype(np.float64) for p in params]
+    first = [np.zeros_like(p) for p in params]
+    second = [np.zeros_like(p) for p in params]
+    for t in range(1, n_steps + 1):
+        for p, g, m, v in zip(params, grads, first, second):
+            if kind == "sgd":
+                m[...] = mu * m - lr * g
+                p += m
+            else:
+                m[...] = b1 * m + (1 - b1) * g
+                v[...] = b2 * v + (1 - b2) * g * g
+                step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+                p -= step * m / (np.sqrt(v) + 1e-8)
+    return params
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_optimizer_steps_match_numpy(kind, dtype):
+    rng = np.random.RandomState(0)
+    shapes = [(30, 20), (20,), (7, 3)]
+    start = [rng.normal(size=s).astype(dtype) for s in shapes]
+    grads = [rng.normal(size=s).astype(dtype) for s in shapes]
+    # A non-contiguous parameter takes the NumPy path; both must agree.
+    wide = rng.normal(size=(7, 6)).astype(dtype)
+    params = [p.copy() for p in start[:2]] + [wide[:, ::2]]
+    params[2][...] = start[2]
+    cls, kw = (
+        (SGDOptimizer, {"learning_rate_init": 0.05, "momentum": 0.9})
+        if kind == "sgd"
+        else (AdamOptimizer, {"learning_rate_init": 0.01})
+    )
+    opt = cls(params, **kw)
+    for _ in range(5):
+        opt.update_params(params, grads)
+    expected = _reference_updates(kind, start, grads, 5, kw["learning_rate_init"])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for got, want in zip(params, expected):
+        assert got.dtype == dtype
+        assert_allclose(got, want, rtol=tol, atol=tol)
+
+
 def test_sgd_schedules():
     p = np.zeros(1)
     opt = SGDOptimizer(

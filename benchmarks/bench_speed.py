@@ -28,7 +28,8 @@ own subprocess (one library's thread pools never spin next to another's) with
 BLAS, OpenMP and PyTorch limited to 2 threads (``--threads``); the
 implementations are interleaved over rounds.
 
-Run: ``python benchmarks/bench_speed.py [--quick] [--profile] [--threads N]``
+Run: ``python benchmarks/bench_speed.py [--quick] [--profile] [--threads N]
+[--rounds R]`` (more rounds: more robust to a noisy machine, longer run).
 """
 
 import contextlib
@@ -430,10 +431,11 @@ def profile(quick=False, top=15):
 
 
 # -- main ---------------------------------------------------------------------
-def main(quick=False, with_profile=False):
+def main(quick=False, with_profile=False, rounds=3):
     print(f"Environment: {environment()}; {N_THREADS} threads per run.")
     have_torch = importlib.util.find_spec("torch") is not None
-    n, epochs, rounds = (2000, 2, 1) if quick else (5000, 4, 2)
+    n, epochs = (2000, 2) if quick else (5000, 4)
+    rounds = 1 if quick else rounds
     batch_sizes = (32, 128)
     implementations = {
         "skalltransfer SAE fine-tuning": ("ff_ours", {"kind": "sae"}),
@@ -606,7 +608,13 @@ if __name__ == "__main__":
         default=N_THREADS,
         help="BLAS/PyTorch threads per run (default 2; 1 is robust to load)",
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds; each implementation keeps its best (default 3)",
+    )
     args = p.parse_args()
     os.environ[THREADS_ENV] = str(args.threads)
     N_THREADS = args.threads
-    main(quick=args.quick, with_profile=args.profile)
+    main(quick=args.quick, with_profile=args.profile, rounds=args.rounds)

@@ -265,7 +265,11 @@ class AllTransferClassifier(BaseTransferClassifier):
     def _output_scale(self, outputs, codes, units):
         if self.output_scale != "auto":
             return float(self.output_scale)
-        log_proba = np.log(np.maximum(outputs[:, units], 1e-30))
+        # In place on the one (n_samples, n_classes) copy: no full-size
+        # temporaries for the maximum and the log.
+        log_proba = outputs[:, units]
+        np.maximum(log_proba, 1e-30, out=log_proba)
+        np.log(log_proba, out=log_proba)
         return fit_output_scale(log_proba, codes)
 
     def _anchor(self, plan, base):

@@ -119,8 +119,10 @@ def feedforward_objective(
 ):
     """Minibatch loss and gradients of a feed-forward stack.
 
-    Returns ``(params, loss_grad)``: the live arrays to optimise and a function
-    ``loss_grad(batch, rng) -> (loss, grads)`` aligned with them. Layers below
+    ``targets[batch]`` gives the output targets of a minibatch (an array, or
+    any object indexable by row indices). Returns ``(params, loss_grad)``: the
+    live arrays to optimise and a function ``loss_grad(batch, rng) -> (loss,
+    grads)`` aligned with them. Layers below
     ``frozen_layers`` get ``None`` gradients (they stay fixed).
     ``extra_penalty(activations, batch, rng, coef_grads, intercept_grads)``
     may add a penalty (e.g. MMD) and return its value.

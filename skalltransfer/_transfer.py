@@ -122,14 +122,27 @@ class Plan:
         self.units = units
         self.relation = relation
 
-    def targets(self, codes, n_classes, dtype):
-        """Training targets of the output layer for class codes ``codes``."""
+    def target_table(self, n_classes, dtype):
+        """Training target of the output layer for each class code, one row
+        per class."""
         if self.mode == UNITS:
             n_units = self.network.layer_sizes[-1]
-            return np.eye(n_units, dtype=dtype)[self.units[codes]]
+            return np.eye(n_units, dtype=dtype)[self.units]
         if self.mode == MEAN:
-            return self.relation.astype(dtype)[codes]
-        return np.eye(n_classes, dtype=dtype)[codes]
+            return self.relation.astype(dtype)
+        return np.eye(n_classes, dtype=dtype)
+
+
+class TargetRows:
+    """The training targets ``table[codes]``, built one minibatch at a time:
+    fine-tuning never holds the (n_samples, n_outputs) target matrix."""
+
+    def __init__(self, table, codes):
+        self.table = table
+        self.codes = codes
+
+    def __getitem__(self, rows):
+        return self.table[self.codes[rows]]
 
 
 _COMMON_PARAMETERS = """
@@ -330,18 +343,18 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
 
     def _finetune(self, plan, base, source, X, codes, weights, rng):
         network = plan.network
-        targets = plan.targets(codes, len(self.classes_), X.dtype)
+        table = plan.target_table(len(self.classes_), X.dtype)
         anchor = self._anchor(plan, base)
         defaults = finetune_defaults(source, network.family)
         solver = self.solver or defaults["solver"]
         lr = self.learning_rate_init or defaults["learning_rate_init"]
         momentum = self.momentum if self.momentum is not None else defaults["momentum"]
 
-        X_train, T_train, w_train = X, targets, weights
+        X_train, T_train, w_train = X, TargetRows(table, codes), weights
         validation_score = None
         if self.early_stopping:
             train, val = validation_split(len(X), codes, self.validation_fraction, rng)
-            X_train, T_train = X[train], targets[train]
+            X_train, T_train = X[train], TargetRows(table, codes[train])
             w_train = None if weights is None else weights[train]
             X_val, codes_val = X[val], codes[val]
 

@@ -160,7 +160,9 @@ def fit_output_scale(log_proba, codes, max_scale=1.0):
     n = len(codes)
     picked = z[np.arange(n), codes].astype(np.float64)
     picked -= z.mean(axis=1, dtype=np.float64)
-    chunk = 65536  # bounds the float64 temporaries, whatever n_samples is
+    # Rows per chunk: the float64 temporaries stay near 2 MB, whatever
+    # n_samples and the number of classes are.
+    chunk = max(1, 2**18 // z.shape[1])
 
     def nll(s):
         total = -s * picked.sum()

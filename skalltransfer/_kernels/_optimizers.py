@@ -125,7 +125,7 @@ class AdamOptimizer:
         if (
             self._buffer is None
             or self._buffer.size < size
-            or (self._buffer.dtype != dtype)
+            or self._buffer.dtype != dtype
         ):
             self._buffer = np.empty(size, dtype=dtype)
         return self._buffer[:size]

@@ -1,6 +1,8 @@
 """``skalltransfer reproduce`` end to end, on a tiny profile."""
 
 import json
+import os
+import warnings
 
 import pytest
 
@@ -79,3 +81,34 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
 def test_reproduce_rejects_bad_tasks(capsys):
     assert main(["reproduce", "--tasks", "3"]) == 2
     assert "two or more distinct" in capsys.readouterr().err
+
+
+def test_reproduce_on_full_fashion_mnist_with_a_four_class_task(
+    tiny_profile, tmp_path, monkeypatch
+):
+    # The full profile's target: Debian's Fashion-MNIST IDX files, not the
+    # bundled subset; CI installs them, so there they must be read.
+    from skalltransfer.datasets import load_fashion_mnist
+
+    try:
+        load_fashion_mnist(split="test")
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Fashion-MNIST must be installed on CI: {exc}")
+        pytest.skip(str(exc))
+    out = tmp_path / "report"
+    args = ["reproduce", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
+    args += ["--no-progress", "--target", "full", "--tasks", "0,1,7,8"]
+    args += ["--n-per-class", "5", "--draws", "1"]
+    with warnings.catch_warnings():
+        # Falling back to the subset would warn; it must not happen here.
+        warnings.simplefilter("error", UserWarning)
+        assert main(args) == 0
+    report = (out / "report.md").read_text()
+    assert "full set" in report and "Sneaker" in report
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["scores"]) == 12
+    assert all(key.startswith("(0, 1, 7, 8)|5|") for key in results["scores"])
+    # Four classes, 4,000 test images: chance is 25%, and a linear SVM on
+    # 20 raw images already separates these clothes far better.
+    assert results["scores"]["(0, 1, 7, 8)|5|Raw pixels + linear SVM"][0] > 0.6

@@ -25,7 +25,6 @@ seeds x 4 strategies, 10 -> 200 labels; about 10 minutes on one busy core;
 ``OMP_NUM_THREADS=1`` recommended).
 """
 
-import argparse
 import json
 import os
 import time
@@ -33,6 +32,7 @@ import warnings
 
 import matplotlib
 import numpy as np
+from common import parser as common_parser
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 
@@ -374,10 +374,8 @@ def main(task_ids, settings, target, n_jobs, plot, out):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = common_parser(
+        __doc__, quick_help="smoke run: one task, 2 seeds, pool 200, 3 rounds, 5 epochs"
     )
     parser.add_argument(
         "--tasks", nargs="+", type=int, default=[3, 2, 0],
@@ -400,10 +398,6 @@ if __name__ == "__main__":
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--plot", default="benchmarks/active_learning_curves.png")
     parser.add_argument("--out", default="bench_active.json")
-    parser.add_argument(
-        "--quick", action="store_true",
-        help="smoke run: one task, 2 seeds, pool 200, 3 rounds, 5 epochs",
-    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.tasks, args.seeds, args.pool = args.tasks[:1], 2, 200

@@ -33,12 +33,12 @@ Run: ``python benchmarks/bench_schemes.py [--quick] [--n 10 50 100]
 (about 3 minutes on one busy core; ``OMP_NUM_THREADS=1`` recommended).
 """
 
-import argparse
 import json
 import time
 import warnings
 
 import numpy as np
+from common import parser as common_parser
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -350,10 +350,8 @@ def main(n_values, draws, task_ids, digit_n, max_iter, target, out, skip_digits)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1],
+    parser = common_parser(
+        __doc__, quick_help="smoke run: n=10, one draw, tasks 0 and 5, 10 epochs"
     )
     parser.add_argument("--n", nargs="+", type=int, default=[10, 50, 100])
     parser.add_argument("--draws", type=int, default=3)
@@ -372,10 +370,6 @@ if __name__ == "__main__":
     parser.add_argument("--target", choices=("full", "subset"), default="full")
     parser.add_argument("--out", default="bench_schemes.json")
     parser.add_argument("--skip-digits", action="store_true")
-    parser.add_argument(
-        "--quick", action="store_true",
-        help="smoke run: n=10, one draw, tasks 0 and 5, 10 epochs",
-    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.n, args.draws, args.tasks = [10], 1, [0, 5]

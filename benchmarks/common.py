@@ -23,15 +23,17 @@ MB = 1024.0**2
 
 
 # -- command line -------------------------------------------------------------
-def parser(doc):
-    """An argument parser with the ``--quick`` flag every benchmark has."""
+def parser(doc, quick_help="a smoke run: small sizes, few repeats"):
+    """An argument parser with the ``--quick`` flag every benchmark has: the
+    docstring's first line is the description, its remaining paragraphs the
+    epilog of ``--help``."""
+    first, _, rest = doc.strip().partition("\n\n")
     p = argparse.ArgumentParser(
-        description=doc.strip().splitlines()[0],
+        description=first.splitlines()[0],
+        epilog=rest or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--quick", action="store_true", help="a smoke run: small sizes, few repeats"
-    )
+    p.add_argument("--quick", action="store_true", help=quick_help)
     return p
 
 

@@ -32,6 +32,7 @@ import warnings
 
 import matplotlib
 import numpy as np
+from common import markdown_table, paired_cell
 from common import parser as common_parser
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
@@ -204,82 +205,80 @@ def print_tables(records, settings, tasks, names):
     counts = report_counts(n_labels, [10, 20, 30, 50, 100, 150, 200])
     cols = [int(np.flatnonzero(n_labels == c)[0]) for c in counts]
     n_runs = len(curves(records, strategies[0])[1])
+    curve_headers = ["strategy", *(f"{c} labels" for c in counts), "ALC"]
 
-    print(
-        f"\n### Test accuracy (%) against labels queried, mean ± std over "
-        f"{len(tasks)} tasks x {settings['seeds']} seeds ({n_runs} runs)\n"
-    )
-    print("| strategy | " + " | ".join(f"{c} labels" for c in counts) + " | ALC |")
-    print("|---|" + "---|" * (len(counts) + 1))
+    rows = []
     for s in strategies:
-        _, acc = curves(records, s)
-        acc = 100 * acc
+        acc = 100 * curves(records, s)[1]
         cells = [f"{acc[:, j].mean():.1f} ± {acc[:, j].std():.1f}" for j in cols]
-        print(
-            f"| {STRATEGY_LABELS[s]} | " + " | ".join(cells) + f" | {acc.mean():.1f} |"
-        )
+        rows.append([STRATEGY_LABELS[s], *cells, f"{acc.mean():.1f}"])
+    markdown_table(
+        curve_headers,
+        rows,
+        f"Test accuracy (%) against labels queried, mean ± std over "
+        f"{len(tasks)} tasks x {settings['seeds']} seeds ({n_runs} runs)",
+    )
     mean, std = reference(records)
     print(
-        f"\nALC: mean accuracy over all {len(n_labels)} points of the curve. "
+        f"ALC: mean accuracy over all {len(n_labels)} points of the curve. "
         f"Reference, all {settings['pool']} pool images labelled: "
         f"{mean:.1f} ± {std:.1f}."
     )
 
     if "random" in strategies:
-        _, base = curves(records, "random")
-        print(
-            "\n### Paired difference to RandomSampling (accuracy points; same "
-            "pool, initial labels and seed): mean ± standard error "
-            "[runs better / worse]\n"
-        )
-        print("| strategy | " + " | ".join(f"{c} labels" for c in counts) + " | ALC |")
-        print("|---|" + "---|" * (len(counts) + 1))
+        base = curves(records, "random")[1]
+        rows = []
         for s in strategies:
             if s == "random":
                 continue
-            _, acc = curves(records, s)
-            diff = 100 * (acc - base)
-            cells = []
-            for d in [*(diff[:, j] for j in cols), diff.mean(axis=1)]:
-                se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
-                cells.append(
-                    f"{d.mean():+.1f} ± {se:.1f} [{(d > 0).sum()}/{(d < 0).sum()}]"
-                )
-            print(f"| {STRATEGY_LABELS[s]} | " + " | ".join(cells) + " |")
+            diff = 100 * (curves(records, s)[1] - base)
+            cells = [paired_cell(diff[:, j]) for j in cols]
+            rows.append([STRATEGY_LABELS[s], *cells, paired_cell(diff.mean(axis=1))])
+        markdown_table(
+            curve_headers,
+            rows,
+            "Paired difference to RandomSampling (accuracy points; same pool, "
+            "initial labels and seed): mean ± standard error [runs better / worse]",
+        )
 
-    last = counts[-1]
-    print(f"\n### Per task: accuracy (%) at {counts[1]} and {last} labels, and ALC\n")
-    header = " | ".join(names[tuple(t)] for t in tasks)
-    print(f"| strategy | {header} |")
-    print("|---|" + "---|" * len(tasks))
+    rows = []
     for s in strategies:
         cells = []
         for t in tasks:
-            _, acc = curves(records, s, t)
-            acc = 100 * acc
+            acc = 100 * curves(records, s, t)[1]
             cells.append(
                 f"{acc[:, cols[1]].mean():.1f} / {acc[:, cols[-1]].mean():.1f} "
                 f"/ {acc.mean():.1f}"
             )
-        print(f"| {STRATEGY_LABELS[s]} | " + " | ".join(cells) + " |")
-    cells = [f"{reference(records, t)[0]:.1f}" for t in tasks]
-    print(f"| all {settings['pool']} labelled | " + " | ".join(cells) + " |")
-
-    print(
-        "\n### Seconds per run (all fits / all queries) and the minority class's "
-        "share of the final labelled set, mean [min] over runs\n"
+        rows.append([STRATEGY_LABELS[s], *cells])
+    rows.append(
+        [f"all {settings['pool']} labelled"]
+        + [f"{reference(records, t)[0]:.1f}" for t in tasks]
     )
-    print("| strategy | fit (s) | query (s) | minority share (%) |")
-    print("|---|---|---|---|")
+    markdown_table(
+        ["strategy", *(names[tuple(t)] for t in tasks)],
+        rows,
+        f"Per task: accuracy (%) at {counts[1]} and {counts[-1]} labels, and ALC",
+    )
+
+    rows = []
     for s in strategies:
-        rows = [r for r in records if r["strategy"] == s]
-        share = 100 * np.array([r["minority_share"] for r in rows])
-        print(
-            f"| {STRATEGY_LABELS[s]} | {np.mean([r['fit_time'] for r in rows]):.1f} "
-            f"| {np.mean([r['query_time'] for r in rows]):.1f} "
-            f"| {share.mean():.1f} [{share.min():.1f}] |"
+        runs = [r for r in records if r["strategy"] == s]
+        share = 100 * np.array([r["minority_share"] for r in runs])
+        rows.append(
+            [
+                STRATEGY_LABELS[s],
+                f"{np.mean([r['fit_time'] for r in runs]):.1f}",
+                f"{np.mean([r['query_time'] for r in runs]):.1f}",
+                f"{share.mean():.1f} [{share.min():.1f}]",
+            ]
         )
-    print(flush=True)
+    markdown_table(
+        ["strategy", "fit (s)", "query (s)", "minority share (%)"],
+        rows,
+        "Seconds per run (all fits / all queries) and the minority class's "
+        "share of the final labelled set, mean [min] over runs",
+    )
 
 
 def plot_curves(records, settings, tasks, names, path):

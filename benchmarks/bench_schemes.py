@@ -38,6 +38,7 @@ import time
 import warnings
 
 import numpy as np
+from common import markdown_table, paired_cell
 from common import parser as common_parser
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -239,55 +240,50 @@ def print_tables(records, title, n_values):
         if not rows:
             continue
         tasks = list(dict.fromkeys(tuple(r["task"]) for r in rows))
-        print(
-            f"\n### {title}, n = {n} per class (mean ± std over tasks x draws; "
-            "AUROC and AUPRC over the binary tasks only)\n"
-        )
-        print(
-            "| method | accuracy (%) | AUROC (%) | AUPRC (%) | accuracy per task "
-            f"{' '.join('/'.join(map(str, t)) for t in tasks)} | fit (s) |"
-        )
-        print("|---|---|---|---|---|---|")
+        table = []
         for method in methods:
             mine = [r for r in rows if r["method"] == method]
             per_task = " ".join(
                 f"{100 * np.mean([r['accuracy'] for r in mine if r['task'] == t]):.1f}"
                 for t in map(list, tasks)
             )
-            cells = [
-                method,
-                mean_std([r["accuracy"] for r in mine]),
-                mean_std([r["auroc"] for r in mine]),
-                mean_std([r["auprc"] for r in mine]),
-                per_task,
-                f"{np.mean([r['seconds'] for r in mine]):.2f}",
-            ]
-            print("| " + " | ".join(cells) + " |")
+            table.append(
+                [
+                    method,
+                    mean_std([r["accuracy"] for r in mine]),
+                    mean_std([r["auroc"] for r in mine]),
+                    mean_std([r["auprc"] for r in mine]),
+                    per_task,
+                    f"{np.mean([r['seconds'] for r in mine]):.2f}",
+                ]
+            )
+        task_names = " ".join("/".join(map(str, t)) for t in tasks)
+        markdown_table(
+            ["method", "accuracy (%)", "AUROC (%)", "AUPRC (%)",
+             f"accuracy per task {task_names}", "fit (s)"],
+            table,
+            f"{title}, n = {n} per class (mean ± std over tasks x draws; "
+            "AUROC and AUPRC over the binary tasks only)",
+        )  # fmt: skip
         depths = [
             r["truncation"] for r in rows if "auto" in r["method"] and "truncation" in r
         ]
         if depths:
             counts = np.bincount(depths)
             picks = ", ".join(f"k={k}: {c}" for k, c in enumerate(counts) if c)
-            print(f'\nTruncatedTransferClassifier("auto") chose {picks}.')
-    print(f"\n### {title}: accuracy (%) against n per class\n")
+            print(f'TruncatedTransferClassifier("auto") chose {picks}.')
     present = [n for n in n_values if any(r["n"] == n for r in records)]
-    print("| method | " + " | ".join(f"n={n}" for n in present) + " |")
-    print("|---|" + "---|" * len(present))
-    for method in methods:
-        cells = [
-            mean_std(
-                [
-                    r["accuracy"]
-                    for r in records
-                    if r["n"] == n and r["method"] == method
-                ]
-            )
-            for n in present
-        ]
-        print(f"| {method} | " + " | ".join(cells) + " |")
+
+    def accuracy(method, n):
+        return [r["accuracy"] for r in records if r["n"] == n and r["method"] == method]
+
+    table = [[m, *(mean_std(accuracy(m, n)) for n in present)] for m in methods]
+    markdown_table(
+        ["method", *(f"n={n}" for n in present)],
+        table,
+        f"{title}: accuracy (%) against n per class",
+    )
     print_paired(records, methods, present, title)
-    print(flush=True)
 
 
 def print_paired(records, methods, n_values, title, peer=PEER):
@@ -295,34 +291,30 @@ def print_paired(records, methods, n_values, title, peer=PEER):
     spread, which dominates the std above, cancels."""
     if peer not in methods:
         return
-    print(
-        f"\n### {title}: accuracy difference to {peer.removeprefix('peer: ')}, "
-        "paired by (task, draw): mean ± standard error [better / worse]\n"
-    )
-    print("| method | " + " | ".join(f"n={n}" for n in n_values) + " |")
-    print("|---|" + "---|" * len(n_values))
+    peer_accuracy = {
+        (r["n"], tuple(r["task"]), r["draw"]): r["accuracy"]
+        for r in records
+        if r["method"] == peer
+    }
+    table = []
     for method in methods:
         if method == peer:
             continue
         cells = []
         for n in n_values:
-            key = {
-                (tuple(r["task"]), r["draw"]): r["accuracy"]
+            diff = [
+                100 * (r["accuracy"] - peer_accuracy[n, tuple(r["task"]), r["draw"]])
                 for r in records
-                if r["n"] == n and r["method"] == peer
-            }
-            d = 100 * np.array(
-                [
-                    r["accuracy"] - key[tuple(r["task"]), r["draw"]]
-                    for r in records
-                    if r["n"] == n and r["method"] == method
-                ]
-            )
-            se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
-            cells.append(
-                f"{d.mean():+.1f} ± {se:.1f} [{(d > 0).sum()}/{(d < 0).sum()}]"
-            )
-        print(f"| {method} | " + " | ".join(cells) + " |")
+                if r["n"] == n and r["method"] == method
+            ]
+            cells.append(paired_cell(diff))
+        table.append([method, *cells])
+    markdown_table(
+        ["method", *(f"n={n}" for n in n_values)],
+        table,
+        f"{title}: accuracy difference to {peer.removeprefix('peer: ')}, "
+        "paired by (task, draw): mean ± standard error [better / worse]",
+    )
 
 
 def main(n_values, draws, task_ids, digit_n, max_iter, target, out, skip_digits):

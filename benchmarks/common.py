@@ -210,6 +210,13 @@ def markdown_table(headers, rows, title=None):
     print(flush=True)
 
 
+def paired_cell(diff):
+    """``mean ± standard error [better/worse]`` of paired differences."""
+    diff = np.asarray(diff)
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return f"{diff.mean():+.1f} ± {se:.1f} [{(diff > 0).sum()}/{(diff < 0).sum()}]"
+
+
 def fmt(value, spec=",.0f"):
     """Format a number, or ``"n/a"`` for None."""
     return "n/a" if value is None else format(value, spec)

@@ -9,6 +9,11 @@ and tested on the test split of those classes (the full set from Debian's
 ``dataset-fashion-mnist``: ``apt-get install dataset-fashion-mnist``; the
 bundled subset otherwise). Reports mean ± std accuracy over tasks x draws.
 
+``--source-data fashion-other`` replaces the digits, per task, by Fashion-MNIST
+training images of the classes outside the task (``--source-size`` of them):
+a source of the target's own modality that has never seen its classes, to
+measure how much a closer source is worth.
+
 Run: ``python benchmarks/bench_alltransfer.py [--n 10 50 100] [--sources sae]``
 """
 
@@ -79,10 +84,7 @@ def epochs_for(n_samples, updates, batch_size=32):
     return int(min(100, max(3, math.ceil(updates / math.ceil(n_samples / batch_size)))))
 
 
-def main(n_values, draws, task_ids, source_names, mpdbm_updates, target, out):
-    Xs, ys = load_mnist()
-    data = SourceData(Xs, ys)
-    memory = get_cache_dir()
+def fit_sources(source_names, data, memory):
     specs = {
         "sae": StackedAutoencoderClassifier(random_state=0),
         "mpdbm": MPDBMClassifier(random_state=0),
@@ -94,7 +96,28 @@ def main(n_values, draws, task_ids, source_names, mpdbm_updates, target, out):
             warnings.simplefilter("ignore", ConvergenceWarning)
             sources[name] = fit_source_cached(specs[name], data, memory)
         print(f"source {name}: {time.perf_counter() - start:.0f} s", flush=True)
+    return sources
+
+
+def other_fashion_classes(X_train, y_train, task, size):
+    """Source data from the Fashion-MNIST classes outside ``task``: a source
+    of the target's own modality that has never seen the target's classes.
+    ``size`` images drawn without replacement (all of them when 0)."""
+    rows = np.flatnonzero(~np.isin(y_train, task))
+    if size:
+        rows = np.random.default_rng(0).choice(rows, size, replace=False)
+    return SourceData(X_train[rows], y_train[rows])
+
+
+def main(
+    n_values, draws, task_ids, source_names, mpdbm_updates, target, out,
+    source_data="mnist", source_size=5000,
+):  # fmt: skip
+    memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target(target)
+    mnist_sources = None
+    if source_data == "mnist":
+        mnist_sources = fit_sources(source_names, SourceData(*load_mnist()), memory)
     tasks = [DEVELOPMENT_TASKS[i] for i in task_ids]
 
     scores = {}
@@ -102,6 +125,10 @@ def main(n_values, draws, task_ids, source_names, mpdbm_updates, target, out):
         for task in tasks:
             mask = np.isin(y_test, task)
             X_eval, y_eval = X_test[mask], np.searchsorted(task, y_test[mask])
+            sources = mnist_sources
+            if source_data == "fashion-other":
+                data = other_fashion_classes(X_train, y_train, task, source_size)
+                sources = fit_sources(source_names, data, memory)
             for draw in range(draws):
                 X, y = make_target_task(X_train, y_train, task, n, random_state=draw)
                 methods = {f"peer: {k}": v for k, v in PEERS.items()}
@@ -169,9 +196,18 @@ if __name__ == "__main__":
         help="fine-tuning budget (minibatch updates) of MP-DBM transfers",
     )  # fmt: skip
     parser.add_argument("--target", choices=("full", "subset"), default="full")
+    parser.add_argument(
+        "--source-data", choices=("mnist", "fashion-other"), default="mnist",
+        help="the bundled MNIST digits, or per task the Fashion-MNIST training "
+        "images of the classes outside the task (a closer source)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--source-size", type=int, default=5000,
+        help="images in a fashion-other source (0: all of them)",
+    )  # fmt: skip
     parser.add_argument("--out", default="bench_alltransfer.json")
     args = parser.parse_args()
     main(
         args.n, args.draws, args.tasks, args.sources, args.mpdbm_updates,
-        args.target, args.out,
+        args.target, args.out, args.source_data, args.source_size,
     )  # fmt: skip

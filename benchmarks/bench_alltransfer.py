@@ -85,6 +85,7 @@ def epochs_for(n_samples, updates, batch_size=32):
 
 
 def fit_sources(source_names, data, memory):
+    """The named default sources fitted on ``data`` (cached by fingerprint)."""
     specs = {
         "sae": StackedAutoencoderClassifier(random_state=0),
         "mpdbm": MPDBMClassifier(random_state=0),

@@ -116,24 +116,30 @@ def main(
 ):  # fmt: skip
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target(target)
-    mnist_sources = None
-    if source_data == "mnist":
-        mnist_sources = fit_sources(source_names, SourceData(*load_mnist()), memory)
     tasks = [DEVELOPMENT_TASKS[i] for i in task_ids]
+    # Sources are fitted (or read from the cache) once per task, not per n.
+    if source_data == "mnist":
+        shared = fit_sources(source_names, SourceData(*load_mnist()), memory)
+        task_sources = dict.fromkeys(tasks, shared)
+    else:
+        task_sources = {
+            task: fit_sources(
+                source_names,
+                other_fashion_classes(X_train, y_train, task, source_size),
+                memory,
+            )
+            for task in tasks
+        }
 
     scores = {}
     for n in n_values:
         for task in tasks:
             mask = np.isin(y_test, task)
             X_eval, y_eval = X_test[mask], np.searchsorted(task, y_test[mask])
-            sources = mnist_sources
-            if source_data == "fashion-other":
-                data = other_fashion_classes(X_train, y_train, task, source_size)
-                sources = fit_sources(source_names, data, memory)
             for draw in range(draws):
                 X, y = make_target_task(X_train, y_train, task, n, random_state=draw)
                 methods = {f"peer: {k}": v for k, v in PEERS.items()}
-                for name, source in sources.items():
+                for name, source in task_sources[task].items():
                     updates = mpdbm_updates if name == "mpdbm" else None
                     variants = transfer_methods(
                         source,

@@ -14,16 +14,22 @@ training images of the classes outside the task (``--source-size`` of them):
 a source of the target's own modality that has never seen its classes, to
 measure how much a closer source is worth.
 
+``--quick`` is a smoke run that also serves as a regression check of the
+whole path (source fits included): small sources fitted afresh (never read
+from the disk cache, so a code change shows), two tasks of the bundled
+subset, n = 10, one draw.
+
 Run: ``python benchmarks/bench_alltransfer.py [--n 10 50 100] [--sources sae]``
 """
 
-import argparse
 import json
 import math
 import time
 import warnings
 
 import numpy as np
+from common import parser as make_parser
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -84,18 +90,33 @@ def epochs_for(n_samples, updates, batch_size=32):
     return int(min(100, max(3, math.ceil(updates / math.ceil(n_samples / batch_size)))))
 
 
-def fit_sources(source_names, data, memory):
-    """The named default sources fitted on ``data`` (cached by fingerprint)."""
+# Small sources of the --quick run: seconds to fit, so they are fitted afresh.
+QUICK_SOURCES = {
+    "sae": StackedAutoencoderClassifier(
+        (100, 100), pretrain_max_iter=3, max_iter=10, random_state=0
+    ),
+    "mpdbm": MPDBMClassifier((100, 100), max_iter=5, random_state=0),
+}
+
+
+def fit_sources(source_names, data, memory, quick=False):
+    """The named default sources fitted on ``data`` (cached by fingerprint);
+    with ``quick``, the small :data:`QUICK_SOURCES`, fitted afresh."""
     specs = {
         "sae": StackedAutoencoderClassifier(random_state=0),
         "mpdbm": MPDBMClassifier(random_state=0),
     }
+    if quick:
+        specs, memory = QUICK_SOURCES, None
     sources = {}
     for name in source_names:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            sources[name] = fit_source_cached(specs[name], data, memory)
+            if quick:
+                sources[name] = clone(specs[name]).fit(data.X, data.y)
+            else:
+                sources[name] = fit_source_cached(specs[name], data, memory)
         print(f"source {name}: {time.perf_counter() - start:.0f} s", flush=True)
     return sources
 
@@ -112,14 +133,16 @@ def other_fashion_classes(X_train, y_train, task, size):
 
 def main(
     n_values, draws, task_ids, source_names, mpdbm_updates, target, out,
-    source_data="mnist", source_size=5000,
+    source_data="mnist", source_size=5000, quick=False,
 ):  # fmt: skip
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target(target)
     tasks = [DEVELOPMENT_TASKS[i] for i in task_ids]
     # Sources are fitted (or read from the cache) once per task, not per n.
     if source_data == "mnist":
-        shared = fit_sources(source_names, SourceData(*load_mnist()), memory)
+        shared = fit_sources(
+            source_names, SourceData(*load_mnist()), memory, quick=quick
+        )
         task_sources = dict.fromkeys(tasks, shared)
     else:
         task_sources = {
@@ -190,7 +213,10 @@ def print_table(scores, n):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(
+        __doc__, quick_help="smoke/regression run: small fresh sources, n=10, "
+        "tasks 0 and 1 of the bundled subset, one draw",
+    )  # fmt: skip
     parser.add_argument("--n", nargs="+", type=int, default=[10, 50, 100, 1000])
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument(
@@ -214,7 +240,9 @@ if __name__ == "__main__":
     )  # fmt: skip
     parser.add_argument("--out", default="bench_alltransfer.json")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.draws, args.tasks, args.target = [10], 1, [0, 1], "subset"
     main(
         args.n, args.draws, args.tasks, args.sources, args.mpdbm_updates,
-        args.target, args.out, args.source_data, args.source_size,
+        args.target, args.out, args.source_data, args.source_size, args.quick,
     )  # fmt: skip

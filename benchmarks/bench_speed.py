@@ -75,7 +75,7 @@ def _limit():
 
 
 def _n_batches(n_samples, batch_size):
-    """Minibatches per epoch, as ``skalltransfer._training.gen_batches``
+    """Minibatches per epoch, as ``skalltransfer._training.shuffled_batches``
     makes them (a last batch under half a batch joins the previous one)."""
     batch_size = min(batch_size, n_samples)
     starts = list(range(0, n_samples, batch_size))

@@ -35,8 +35,7 @@ from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
 from ._truncated import TruncatedTransferClassifier
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 __all__ = [
     "AllTransferClassifier",

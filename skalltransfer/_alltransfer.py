@@ -7,17 +7,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import batched
-from ._network import output_proba
 from ._relation import fit_output_scale, relation_matrix, select_units
-from ._transfer import (
-    HEAD,
-    MEAN,
-    UNITS,
-    BaseTransferClassifier,
-    Plan,
-    fill_doc,
-    init_visible_bias,
-)
+from ._transfer import HEAD, MEAN, UNITS, BaseTransferClassifier, Plan, fill_doc
 
 
 def scale_output_layer(network, scale):
@@ -232,7 +223,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         L = base.n_layers
         T = self._resolve_T(L)
         n_classes, n_units = len(classes), base.layer_sizes[-1]
-        outputs = batched(lambda chunk: output_proba(base, chunk), X)
+        outputs = batched(base.output_proba, X)
         relation = relation_matrix(outputs, codes, n_classes, self.relation)
         mode = HEAD if T < L else (MEAN if self.relation == "mean" else UNITS)
         explicit = isinstance(self.selection, (dict, list, tuple, np.ndarray))
@@ -248,19 +239,14 @@ class AllTransferClassifier(BaseTransferClassifier):
         if T < L:
             hidden = base.layer_sizes[T + 1 : L]
             extra = [] if self.extra_hidden_layer is None else [self.extra_hidden_layer]
-            # New DBM layers get pylearn2's sparse init (small, sign-balanced).
-            scheme = "sparse" if base.family == "mpdbm" else "glorot"
-            network = network.rebuild(T, [*hidden, *extra, n_classes], rng, scheme)
-            if network.family == "mpdbm" and T == 0:
-                init_visible_bias(network, X)
+            network = network.rebuild(T, [*hidden, *extra, n_classes], rng)
+            if T == 0:
+                network.family.init_input_layer(network, X)
         scale = None
         if mode == UNITS:
             scale = self._output_scale(outputs, codes, units)
             scale_output_layer(network, scale)
-        plan = Plan(network, T, mode, units, relation if mode == MEAN else None)
-        plan.relation_matrix = relation
-        plan.output_scale = scale
-        return plan
+        return Plan(network, T, mode, units, relation, output_scale=scale)
 
     def _output_scale(self, outputs, codes, units):
         if self.output_scale != "auto":
@@ -272,13 +258,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         np.log(log_proba, out=log_proba)
         return fit_output_scale(log_proba, codes)
 
-    def _anchor(self, plan, base):
-        anchor = super()._anchor(plan, base)
-        if plan.output_scale is not None and anchor[-1] is not None:
-            anchor[-1] *= plan.output_scale  # L2-SP pulls toward the scaled start
-        return anchor
-
     def _store(self, plan):
-        self.relation_ = plan.relation_matrix
+        self.relation_ = plan.relation
         self.selected_units_ = plan.units
         self.output_scale_ = plan.output_scale

@@ -4,22 +4,16 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    BaseStackClassifier,
-    check_unit_interval,
-    encode_labels,
-    validation_split,
-)
+from ._base import BaseStackClassifier, check_unit_interval
+from ._families import FEEDFORWARD
 from ._kernels._autoencoder import dae_loss_grad, encode
-from ._kernels._feedforward import forward_pass
+from ._kernels._init import init_weights
 from ._kernels._masks import masking_noise
 from ._kernels._rng import new_state
-from ._network import feedforward_objective
-from ._stack import LayerStack, init_weights
+from ._stack import LayerStack
 from ._training import make_optimizer, run_training
 
 
@@ -113,7 +107,8 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     n_iter_no_change : int, default=10
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data during fine-tuning and
-        keep the parameters with the best validation accuracy.
+        keep the parameters with the best validation score (mean
+        log-likelihood of the held-out labels).
     validation_fraction : float, default=0.1
     warm_start : bool, default=False
         Continue fine-tuning from the previous fit (no new pretraining).
@@ -134,6 +129,8 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     loss_curve_ : list of float
         Fine-tuning loss per epoch.
     validation_scores_ : list of float or None
+        Mean log-likelihood of the held-out labels per fine-tuning epoch with
+        ``early_stopping`` (higher is better: the negative log-loss).
     best_validation_score_ : float or None
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -161,6 +158,7 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     """
 
     _parameter_constraints: dict = {
+        **BaseStackClassifier._parameter_constraints,
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -174,15 +172,6 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -231,7 +220,7 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     def _layer_stack(self):
         """The fitted parameters as a :class:`LayerStack` (arrays shared)."""
         check_is_fitted(self)
-        return LayerStack(self.coefs_, self.intercepts_, family="feedforward")
+        return LayerStack(self.coefs_, self.intercepts_, family=FEEDFORWARD)
 
     def _corruptions(self, n_hidden):
         levels = np.atleast_1d(np.asarray(self.corruption_level, dtype=float))
@@ -285,73 +274,32 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         -------
         self : StackedAutoencoderClassifier
         """
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        return self._fit(X, y)
+
+    def _start_fit(self, X, codes, classes, rng, warm):
         check_unit_interval(X)
-        classes, codes = encode_labels(y)
-        rng = check_random_state(self.random_state)
-        warm = self.warm_start and hasattr(self, "coefs_")
-        if warm:
-            self._check_warm_classes(classes)
-            stack = LayerStack(
+        if warm:  # fine-tuning continues; no new pretraining
+            return LayerStack(
                 [W.astype(X.dtype) for W in self.coefs_],
                 [b.astype(X.dtype) for b in self.intercepts_],
+                family=FEEDFORWARD,
             )
-            decoders, curves = self.decoder_intercepts_, self.pretrain_loss_curves_
-        else:
-            coefs, intercepts, decoders, curves = self._pretrain(X, rng)
-            fan_in = coefs[-1].shape[1]
-            coefs.append(init_weights(fan_in, len(classes), rng, X.dtype))
-            intercepts.append(np.zeros(len(classes), dtype=X.dtype))
-            stack = LayerStack(coefs, intercepts)
-
-        targets = np.eye(len(classes), dtype=X.dtype)[codes]
-        X_train, T_train = X, targets
-        validation_score = None
-        if self.early_stopping:
-            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
-            X_train, T_train = X[train], targets[train]
-            X_val, codes_val = X[val], codes[val]
-
-            def validation_score():
-                out = forward_pass(
-                    stack.coefs, stack.intercepts, X_val, "logistic", "softmax"
-                )[-2]
-                return float(np.mean(out.argmax(axis=1) == codes_val))
-
-        params, loss_grad = feedforward_objective(
-            stack, X_train, T_train, l2=self.alpha
-        )
-        optimizer = make_optimizer(
-            params, self.solver, self.learning_rate_init, momentum=self.momentum
-        )
-        result = run_training(
-            params,
-            loss_grad,
-            len(X_train),
-            optimizer=optimizer,
-            max_iter=self.max_iter,
-            batch_size=self.batch_size,
-            rng=rng,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            validation_score=validation_score,
-            verbose=self.verbose,
-            name=type(self).__name__,
-        )
-        self.classes_ = classes
-        self.coefs_ = stack.coefs
-        self.intercepts_ = stack.intercepts
+        coefs, intercepts, decoders, curves = self._pretrain(X, rng)
+        fan_in = coefs[-1].shape[1]
+        coefs.append(init_weights(fan_in, len(classes), rng, X.dtype))
+        intercepts.append(np.zeros(len(classes), dtype=X.dtype))
         self.decoder_intercepts_ = decoders
         self.pretrain_loss_curves_ = curves
-        self._store_result(result, warm)
+        return LayerStack(coefs, intercepts, family=FEEDFORWARD)
+
+    def _set_network(self, network):
+        self.coefs_ = network.coefs
+        self.intercepts_ = network.intercepts
+
+    def _make_optimizer(self, network, params):
+        return make_optimizer(
+            params, self.solver, self.learning_rate_init, momentum=self.momentum
+        )
+
+    def _end_fit(self, X, codes):
         self._record_fitted_params()
-        return self
-
-    def _proba(self, X):
-        return forward_pass(self.coefs_, self.intercepts_, X, "logistic", "softmax")[-2]
-
-    def _hidden(self, X):
-        n = len(self.coefs_) - 1
-        return forward_pass(
-            self.coefs_, self.intercepts_, X, "logistic", "softmax", n_layers=n
-        )[n]

@@ -1,10 +1,19 @@
-"""Estimator glue shared by the source models and the transfer estimators."""
+"""Estimator glue shared by the source models and the transfer estimators:
+the one fit skeleton, input checks and batched prediction."""
 
+import numbers
+from numbers import Integral, Real
+
+import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._training import TargetRows, run_training
 
 # Rows per chunk at prediction time: bounds the extra memory of predict,
 # predict_proba and transform independently of n_samples.
@@ -57,6 +66,38 @@ def validation_split(n_samples, codes, validation_fraction, rng):
     return np.sort(train), np.sort(val)
 
 
+def mean_log_likelihood(proba, codes):
+    """Mean log-probability of the true classes (the negative log-loss; the
+    early-stopping score of every estimator here)."""
+    picked = proba[np.arange(len(codes)), codes]
+    return float(np.mean(np.log(np.maximum(picked, 1e-12))))
+
+
+# Parameters that change how a fitted model is read, not its weights.
+_INFERENCE_ONLY = ("verbose", "multi_inference", "warm_start")
+
+
+def weights_params_hash(estimator):
+    """Hash of the parameters that determine a model's weights."""
+    params = {}
+    for key, value in estimator.get_params(deep=True).items():
+        name = key.split("__")[-1]
+        if name in _INFERENCE_ONLY:
+            continue
+        if name == "random_state" and not isinstance(value, numbers.Integral):
+            # A generator's state advances during fit; only ints name weights.
+            value = "not-an-int" if value is not None else None
+        params[key] = value
+    return joblib.hash(params)
+
+
+def fitted_params_hash(estimator):
+    """The weights-parameter hash recorded when ``estimator`` was fitted
+    (this package's models record it), else the hash of its current ones."""
+    recorded = getattr(estimator, "_fitted_params_hash", None)
+    return recorded if recorded is not None else weights_params_hash(estimator)
+
+
 def batched(func, X, batch_size=PREDICT_BATCH_SIZE):
     """Apply ``func`` to row chunks of ``X`` into one preallocated output, so
     the extra memory is one chunk, whatever the number of rows."""
@@ -72,14 +113,118 @@ def batched(func, X, batch_size=PREDICT_BATCH_SIZE):
 
 
 class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
-    """Prediction glue for classifiers built on a :class:`LayerStack`.
+    """Classifiers built on a :class:`LayerStack`: the one fit skeleton, and
+    prediction through the stack's family.
 
-    Subclasses implement ``_proba(X)`` and ``_hidden(X)`` for one chunk of
-    validated rows; this class handles validation, chunking and labels.
+    ``_fit`` validates the data, builds the network to train (fresh,
+    warm-started or transferred), trains it with the family's objective in
+    minibatch epochs (early stopping on held-out data if asked) and stores
+    the result, as scikit-learn's ``BaseMultilayerPerceptron._fit`` does.
+    Subclasses implement:
+
+    - ``_layer_stack()``: the fitted network as a :class:`LayerStack`;
+    - ``_start_fit(X, codes, classes, rng, warm)``: check the input and
+      return the network to train;
+    - ``_set_network(network)``: make ``network`` the prediction state;
+    - ``_make_optimizer(network, params)``;
+
+    and may override ``_target_table``, ``_sample_weight``,
+    ``_objective_options``, ``_constraint`` and ``_end_fit``.
     """
+
+    # Parameters of the fit skeleton, shared by every subclass.
+    _parameter_constraints: dict = {
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     # Binary visible units only make sense for inputs in [0, 1].
     _requires_unit_interval = True
+
+    # -- the fit skeleton -------------------------------------------------------
+    def _fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        classes, codes = encode_labels(y)
+        rng = check_random_state(self.random_state)
+        warm = self.warm_start and self.__sklearn_is_fitted__()
+        if warm:
+            self._check_warm_classes(classes)
+        network = self._start_fit(X, codes, classes, rng, warm)
+        # Prediction state first: early stopping predicts during training.
+        self.classes_ = classes
+        self._set_network(network)
+        result = self._fit_stochastic(network, X, codes, rng)
+        self._store_result(result, warm)
+        self._end_fit(X, codes)
+        return self
+
+    def _fit_stochastic(self, network, X, codes, rng):
+        """Train ``network`` in place on ``(X, codes)``; the
+        :func:`run_training` result."""
+        table = self._target_table(len(self.classes_), X.dtype)
+        weights = self._sample_weight(codes, X.dtype)
+        X_train, codes_train, w_train = X, codes, weights
+        validation_score = None
+        if self.early_stopping:
+            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
+            X_train, codes_train = X[train], codes[train]
+            w_train = None if weights is None else weights[train]
+            X_val, codes_val = X[val], codes[val]
+
+            def validation_score():
+                return mean_log_likelihood(self._proba(X_val), codes_val)
+
+        params, loss_grad = network.family.objective(
+            network,
+            X_train,
+            TargetRows(table, codes_train),
+            rng=rng,
+            sample_weight=w_train,
+            **self._objective_options(network),
+        )
+        n_batches = max(1, len(X_train) // min(self.batch_size, len(X_train)))
+        return run_training(
+            params,
+            loss_grad,
+            len(X_train),
+            optimizer=self._make_optimizer(network, params),
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            rng=rng,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            validation_score=validation_score,
+            after_update=self._constraint(network),
+            verbose=self.verbose,
+            name=type(self).__name__,
+            loss_window=network.family.loss_window(n_batches),
+        )
+
+    def _target_table(self, n_classes, dtype):
+        """Output-layer training target of each class code, one row each."""
+        return np.eye(n_classes, dtype=dtype)
+
+    def _sample_weight(self, codes, dtype):
+        """Per-sample weights of the training loss, or None."""
+        return None
+
+    def _objective_options(self, network):
+        """Keyword arguments of the family's objective besides the data."""
+        return {"l2": self.alpha}
+
+    def _constraint(self, network):
+        """A callable applied after every update (weight-norm limits), or None."""
+        return None
+
+    def _end_fit(self, X, codes):
+        """Record what the fit leaves besides the network and its curves."""
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a validated list of ints."""
@@ -112,8 +257,6 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _record_fitted_params(self):
         """Remember which parameters produced the weights, so a transfer
         estimator can tell when they were changed after fitting."""
-        from ._source import weights_params_hash
-
         self._fitted_params_hash = weights_params_hash(self)
 
     def __sklearn_is_fitted__(self):
@@ -128,6 +271,14 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self._requires_unit_interval:
             check_unit_interval(X)
         return X
+
+    def _proba(self, X):
+        """Class probabilities of validated rows (one chunk)."""
+        return self._layer_stack().output_proba(X)
+
+    def _hidden(self, X):
+        """Top hidden representation of validated rows (one chunk)."""
+        return self._layer_stack().hidden_representation(X)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -182,11 +333,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Names ``<classname>0 ... <classname>{n-1}`` of the transform output."""
         check_is_fitted(self)
         prefix = type(self).__name__.lower()
-        n = (
-            self.coefs_[-2].shape[1]
-            if len(self.coefs_) > 1
-            else self.coefs_[0].shape[0]
-        )
+        n = self._layer_stack().layer_sizes[-2]
         return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
 
     def __sklearn_tags__(self):

@@ -1,51 +1,21 @@
 """The DAN fine-tuning penalty: MK-MMD between source and target hidden codes.
 
-:func:`mmd_penalty` builds the ``extra_penalty`` hook of
-:func:`skalltransfer._network.feedforward_objective`. For every target
+:func:`mmd_penalty` builds the ``penalty`` hook of a family's training
+objective (:meth:`skalltransfer._families.Family.objective`). For every target
 minibatch it draws a source minibatch of the same size, runs both through the
 network being fine-tuned and adds
 ``mmd_lambda * sum_l MK-MMD²(H_s^l, H_t^l)`` over the chosen hidden layers,
 with its gradient back-propagated through both branches (Long et al. 2015,
 eq. 4). Only hidden layers can be adapted: the source and target label spaces
-differ, so their outputs are not comparable.
+differ, so their outputs are not comparable. The network's family runs the
+forward pass and back-propagates the codes' gradients, so the penalty works
+for every family that can (``Family.hidden_penalty_unsupported`` is None).
 """
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._kernels._activations import DERIVATIVES
-from ._kernels._feedforward import forward_pass
 from ._kernels._mmd import mk_mmd2
-
-
-def _backprop_hidden(
-    coefs, acts, layer_grads, hidden_activation, coef_grads, intercept_grads
-):
-    """Add the gradient of a penalty on hidden activations into the gradients.
-
-    ``layer_grads`` maps a 1-based hidden layer ``l`` to dPenalty/d``acts[l]``.
-    One backward sweep serves every layer; layers whose gradient entry is None
-    (frozen) are skipped, and the sweep stops below the lowest trainable one.
-    """
-    derivative = DERIVATIVES[hidden_activation]
-    trainable = [k for k, g in enumerate(coef_grads) if g is not None]
-    if not trainable:
-        return
-    lowest = trainable[0]
-    delta = None
-    for k in range(max(layer_grads) - 1, lowest - 1, -1):
-        # Entering layer k + 1 from above: add that layer's own penalty term.
-        top = layer_grads.get(k + 1)
-        if top is not None:
-            delta = top.copy() if delta is None else delta + top
-        if delta is None:
-            continue
-        derivative(acts[k + 1], delta)
-        if coef_grads[k] is not None:
-            coef_grads[k] += acts[k].T @ delta
-            intercept_grads[k] += delta.sum(axis=0)
-        if k > lowest:
-            delta = delta @ coefs[k].T
 
 
 def check_mmd_layers(layers, n_layers):
@@ -89,8 +59,7 @@ def mmd_penalty(
     Parameters
     ----------
     stack : LayerStack
-        The feed-forward network being fine-tuned; its live weights are read at
-        every call.
+        The network being fine-tuned; its live weights are read at every call.
     X_source : array-like of shape (n_source_samples, n_features)
         Source samples (cast once to the stack's dtype).
     layers : int or sequence of int
@@ -117,17 +86,15 @@ def mmd_penalty(
     Returns
     -------
     penalty : callable
-        ``penalty(acts, batch, rng, coef_grads, intercept_grads) -> float``:
-        ``acts`` are the target minibatch activations from ``forward_pass``;
-        the gradient of the penalty is added in place to the non-None entries
-        of ``coef_grads`` and ``intercept_grads``, and its value returned.
-        Minibatches with fewer than 2 samples contribute nothing.
+        ``penalty(cache, batch, rng, coef_grads, intercept_grads) -> float``:
+        ``cache`` holds the target minibatch's forward pass
+        (``stack.family.forward_cache``); the gradient of the penalty is
+        added in place to the non-None entries of ``coef_grads`` and
+        ``intercept_grads``, and its value returned. Minibatches with fewer
+        than 2 samples contribute nothing.
     """
-    if stack.family != "feedforward":
-        raise ValueError(
-            "The MMD penalty back-propagates through a feed-forward network; "
-            f"a {stack.family!r} stack is trained by its own objective."
-        )
+    family = stack.family
+    family.check_hidden_penalty()
     layers = check_mmd_layers(layers, stack.n_layers)
     if estimator not in ("linear", "quadratic"):
         raise ValueError(
@@ -144,28 +111,21 @@ def mmd_penalty(
     own_rng = None if rng is None else check_random_state(rng)
     top = max(layers)
 
-    def penalty(acts, batch, rng, coef_grads, intercept_grads):
-        n_target = acts[0].shape[0]
+    def penalty(cache, batch, rng, coef_grads, intercept_grads):
+        n_target = len(batch)
         size = batch_size or n_target
         if mmd_lambda == 0 or size < 2 or n_target < 2:
             return 0.0
         gen = own_rng if own_rng is not None else check_random_state(rng)
         n_source = X_source.shape[0]
         idx = gen.choice(n_source, size=size, replace=size > n_source)
-        acts_s = forward_pass(
-            stack.coefs,
-            stack.intercepts,
-            X_source[idx],
-            stack.hidden_activation,
-            stack.output_activation,
-            n_layers=top,
-        )
+        cache_s = family.forward_cache(stack, X_source[idx], top)
         value = 0.0
         grads_s, grads_t = {}, {}
         for layer in layers:
             v, gs, gt = mk_mmd2(
-                acts_s[layer],
-                acts[layer],
+                family.cache_hidden(cache_s, layer),
+                family.cache_hidden(cache, layer),
                 estimator=estimator,
                 n_kernels=n_kernels,
                 kernel_mul=kernel_mul,
@@ -175,15 +135,8 @@ def mmd_penalty(
             value += float(v)
             grads_s[layer] = (mmd_lambda * gs).astype(stack.dtype, copy=False)
             grads_t[layer] = (mmd_lambda * gt).astype(stack.dtype, copy=False)
-        for branch, grads in ((acts_s, grads_s), (acts, grads_t)):
-            _backprop_hidden(
-                stack.coefs,
-                branch,
-                grads,
-                stack.hidden_activation,
-                coef_grads,
-                intercept_grads,
-            )
+        for branch, grads in ((cache_s, grads_s), (cache, grads_t)):
+            family.backward_hidden(stack, branch, grads, coef_grads, intercept_grads)
         return mmd_lambda * value
 
     return penalty

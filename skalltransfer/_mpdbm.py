@@ -4,26 +4,14 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    BaseStackClassifier,
-    check_unit_interval,
-    encode_labels,
-    validation_split,
-)
-from ._kernels._mean_field import mean_field_labels
-from ._network import column_norm_constraint, mp_objective
-from ._stack import LayerStack, init_weights
-from ._training import make_optimizer, run_training
-
-
-def auto_col_norms(n_layers):
-    """pylearn2's MNIST column-norm limits, generalised to any depth: 1.81 for
-    the first layer, 2.67 for the other hidden layers, 5.18 for the labels."""
-    return [1.81] + [2.67] * (n_layers - 2) + [5.18]
+from ._base import BaseStackClassifier, check_unit_interval
+from ._families._mpdbm import MPDBM, col_norm_limits, visible_bias_from_marginals
+from ._kernels._init import init_weights
+from ._stack import LayerStack
+from ._training import column_norm_constraint, make_optimizer
 
 
 class MPDBMClassifier(BaseStackClassifier):
@@ -107,10 +95,11 @@ class MPDBMClassifier(BaseStackClassifier):
     tol : float, default=1e-4
     n_iter_no_change : int, default=10
         Stop after this many epochs without improvement of the training loss
-        (or of the validation accuracy with ``early_stopping``).
+        (or of the validation score with ``early_stopping``).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and keep the parameters
-        with the best validation accuracy.
+        with the best validation score (mean log-likelihood of the held-out
+        labels).
     validation_fraction : float, default=0.1
     warm_start : bool, default=False
         Continue from the previous fit's weights.
@@ -133,7 +122,8 @@ class MPDBMClassifier(BaseStackClassifier):
     loss_curve_ : list of float
         Mean training loss per epoch.
     validation_scores_ : list of float or None
-        Validation accuracy per epoch with ``early_stopping``.
+        Mean log-likelihood of the held-out labels per epoch with
+        ``early_stopping`` (higher is better: the negative log-loss).
     best_validation_score_ : float or None
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -160,6 +150,7 @@ class MPDBMClassifier(BaseStackClassifier):
     """
 
     _parameter_constraints: dict = {
+        **BaseStackClassifier._parameter_constraints,
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -182,15 +173,6 @@ class MPDBMClassifier(BaseStackClassifier):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "final_momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -261,7 +243,7 @@ class MPDBMClassifier(BaseStackClassifier):
         return LayerStack(
             self.coefs_,
             self.intercepts_,
-            family="mpdbm",
+            family=MPDBM,
             visible_intercept=self.visible_intercept_,
             config=self._config(),
         )
@@ -288,13 +270,11 @@ class MPDBMClassifier(BaseStackClassifier):
             coefs.append(W)
             bias = 0.0 if k == len(sizes) - 2 else -0.5
             intercepts.append(np.full(fan_out, bias, dtype=dtype))
-        marginals = np.clip(X.mean(axis=0), 1e-7, 1 - 1e-7).astype(np.float64)
-        visible = np.log(marginals / (1 - marginals)).astype(dtype)
         return LayerStack(
             coefs,
             intercepts,
-            family="mpdbm",
-            visible_intercept=visible,
+            family=MPDBM,
+            visible_intercept=visible_bias_from_marginals(X),
             config=self._config(),
         )
 
@@ -311,48 +291,28 @@ class MPDBMClassifier(BaseStackClassifier):
         -------
         self : MPDBMClassifier
         """
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        return self._fit(X, y)
+
+    def _start_fit(self, X, codes, classes, rng, warm):
         check_unit_interval(X)
-        classes, codes = encode_labels(y)
-        rng = check_random_state(self.random_state)
-        warm = self.warm_start and hasattr(self, "coefs_")
-        if warm:
-            self._check_warm_classes(classes)
-            stack = LayerStack(
-                [W.astype(X.dtype) for W in self.coefs_],
-                [b.astype(X.dtype) for b in self.intercepts_],
-                family="mpdbm",
-                visible_intercept=self.visible_intercept_.astype(X.dtype),
-                config=self._config(),
-            )
-        else:
-            stack = self._init_stack(X, len(classes), rng)
-        stack.config = self._config()
-        Y = np.eye(len(classes), dtype=X.dtype)[codes]
-
-        validation_score = None
-        X_train, Y_train = X, Y
-        if self.early_stopping:
-            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
-            X_train, Y_train = X[train], Y[train]
-            X_val, codes_val = X[val], codes[val]
-
-            def validation_score():
-                proba, _ = mean_field_labels(
-                    stack.coefs,
-                    stack.intercepts,
-                    stack.visible_intercept,
-                    X_val,
-                    self.n_mean_field_iter,
-                    self.multi_inference,
-                )
-                return float(np.mean(proba.argmax(axis=1) == codes_val))
-
-        params, loss_grad = mp_objective(
-            stack, X_train, Y_train, rng=rng, l2=self.alpha
+        if not warm:
+            return self._init_stack(X, len(classes), rng)
+        return LayerStack(
+            [W.astype(X.dtype) for W in self.coefs_],
+            [b.astype(X.dtype) for b in self.intercepts_],
+            family=MPDBM,
+            visible_intercept=self.visible_intercept_.astype(X.dtype),
+            config=self._config(),
         )
+
+    def _set_network(self, network):
+        self.coefs_ = network.coefs
+        self.intercepts_ = network.intercepts
+        self.visible_intercept_ = network.visible_intercept
+
+    def _make_optimizer(self, network, params):
         momentum, final = self.momentum, self.final_momentum
-        optimizer = make_optimizer(
+        return make_optimizer(
             params,
             self.solver,
             self.learning_rate_init,
@@ -360,63 +320,10 @@ class MPDBMClassifier(BaseStackClassifier):
             decay_epochs=self.max_iter,
             final_fraction=self.learning_rate_decay,
         )
-        result = run_training(
-            params,
-            loss_grad,
-            len(X_train),
-            optimizer=optimizer,
-            max_iter=self.max_iter,
-            batch_size=self.batch_size,
-            rng=rng,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            validation_score=validation_score,
-            after_update=column_norm_constraint(stack, self._col_norms(stack)),
-            verbose=self.verbose,
-            name=type(self).__name__,
-        )
-        self.classes_ = classes
-        self.coefs_ = stack.coefs
-        self.intercepts_ = stack.intercepts
-        self.visible_intercept_ = stack.visible_intercept
-        self._store_result(result, warm)
+
+    def _constraint(self, network):
+        limits = col_norm_limits(self.max_col_norm, network.n_layers)
+        return column_norm_constraint(network, limits)
+
+    def _end_fit(self, X, codes):
         self._record_fitted_params()
-        return self
-
-    def _col_norms(self, stack):
-        limits = self.max_col_norm
-        if isinstance(limits, str):  # "auto"
-            return auto_col_norms(stack.n_layers)
-        if limits is None or np.isscalar(limits):
-            return limits
-        limits = list(limits)
-        if len(limits) != stack.n_layers:
-            raise ValueError(
-                f"max_col_norm has {len(limits)} values but the network has "
-                f"{stack.n_layers} weight layers (hidden_layer_sizes="
-                f"{self.hidden_layer_sizes!r} plus the label layer); pass one "
-                "value per layer, a single float, or None."
-            )
-        return limits
-
-    def _proba(self, X):
-        proba, _ = mean_field_labels(
-            self.coefs_,
-            self.intercepts_,
-            self.visible_intercept_,
-            X,
-            self.n_mean_field_iter,
-            self.multi_inference,
-        )
-        return proba
-
-    def _hidden(self, X):
-        _, hidden = mean_field_labels(
-            self.coefs_,
-            self.intercepts_,
-            self.visible_intercept_,
-            X,
-            self.n_mean_field_iter,
-            self.multi_inference,
-        )
-        return hidden[-1]

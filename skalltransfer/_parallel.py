@@ -24,17 +24,14 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import Bunch
-from sklearn.utils.validation import _is_fitted
 
 from ._source import (
     _MEMORY_CACHE,
-    SourceData,
     _as_memory,
     _cache_key,
     _fit_source,
     fit_source_cached,
-    fitted_params_hash,
-    weights_params_hash,
+    usable_fitted_source,
 )
 
 __all__ = ["limit_threads", "prefit_sources", "thread_info"]
@@ -104,37 +101,15 @@ def _transfer_estimators(estimator):
 
 def _source_to_fit(transfer):
     """``(source, data, memory)`` if fitting ``transfer`` would fit its source
-    from ``source_data``, else None (a fitted or frozen source is used as is).
-
-    Mirrors :func:`skalltransfer._source.resolve_source`.
-    """
+    from ``source_data``, else None (a fitted or frozen source is used as is);
+    decided by :func:`skalltransfer._source.usable_fitted_source`, as a fit
+    decides it."""
     params = transfer.get_params(deep=False)
-    source = params["source"]
-    data = params.get("source_data")
-    memory = params.get("source_memory")
+    source, data = params["source"], params.get("source_data")
     origin = getattr(transfer, "_source_origin", None)
-    if isinstance(source, FrozenEstimator):
+    if usable_fitted_source(source, data, origin) is not None:
         return None
-    if _is_fitted(source):
-        if fitted_params_hash(source) == weights_params_hash(source):
-            return None
-    elif origin is not None and (
-        fitted_params_hash(origin) == weights_params_hash(source)
-    ):
-        return None
-    if data is None:
-        raise ValueError(
-            f"{type(transfer).__name__} has an unfitted source (or one whose "
-            "parameters the grid changes) but no source_data, so there is "
-            "nothing to prefit: pass source_data=SourceData(X_source, y_source) "
-            "and source_memory=<directory>."
-        )
-    if not isinstance(data, SourceData):
-        raise TypeError(
-            "source_data must be a skalltransfer.SourceData(X, y) handle, got "
-            f"{type(data).__name__}."
-        )
-    return source, data, memory
+    return source, data, params.get("source_memory")
 
 
 def _disk_memory(memory):

@@ -11,7 +11,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import batched, check_unit_interval
-from ._network import hidden_representation, output_proba
 from ._source import TransferSourceMixin
 from ._stack import LayerStack
 
@@ -125,7 +124,7 @@ class SourceFeatures(TransferSourceMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         stack = LayerStack.from_estimator(self.source_)
         _check_source_input(self.source_, stack, X)
-        return batched(lambda c: hidden_representation(stack, c, self.layer_), X)
+        return batched(lambda c: stack.hidden_representation(c, self.layer_), X)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
@@ -237,7 +236,7 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         stack = LayerStack.from_estimator(self.source_)
         _check_source_input(self.source_, stack, X)
-        out = batched(lambda c: output_proba(stack, c), X)[:, self.source_units_]
+        out = batched(stack.output_proba, X)[:, self.source_units_]
         total = out.sum(axis=1, keepdims=True)
         return np.divide(
             out, total, out=np.full_like(out, 1 / out.shape[1]), where=total > 0

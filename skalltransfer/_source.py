@@ -27,7 +27,8 @@ from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import _is_fitted, check_array, column_or_1d
 
-from ._base import check_unit_interval
+from ._base import check_unit_interval, fitted_params_hash, weights_params_hash
+from ._version import __version__
 
 
 class SourceData:
@@ -119,8 +120,6 @@ _MEMORY_CACHE_SIZE = 8
 
 
 def _cache_key(estimator, data):
-    from . import __version__
-
     params = estimator.get_params(deep=True)
     return joblib.hash(
         (
@@ -197,31 +196,6 @@ def fit_source_cached(estimator, data, memory=None):
 
 
 # -- resolving the source of a transfer estimator --------------------------------
-# Parameters that change how a fitted model is read, not its weights.
-_INFERENCE_ONLY = ("verbose", "multi_inference", "warm_start")
-
-
-def weights_params_hash(estimator):
-    """Hash of the parameters that determine a model's weights."""
-    params = {}
-    for key, value in estimator.get_params(deep=True).items():
-        name = key.split("__")[-1]
-        if name in _INFERENCE_ONLY:
-            continue
-        if name == "random_state" and not isinstance(value, numbers.Integral):
-            # A generator's state advances during fit; only ints name weights.
-            value = "not-an-int" if value is not None else None
-        params[key] = value
-    return joblib.hash(params)
-
-
-def fitted_params_hash(estimator):
-    """The weights-parameter hash recorded when ``estimator`` was fitted
-    (this package's models record it), else the hash of its current ones."""
-    recorded = getattr(estimator, "_fitted_params_hash", None)
-    return recorded if recorded is not None else weights_params_hash(estimator)
-
-
 _STALE_HINT = (
     "Pass source_data=SourceData(X_source, y_source) so the source is fitted "
     "for each parameter setting (and cached), or search over "
@@ -229,15 +203,16 @@ _STALE_HINT = (
 )
 
 
-def resolve_source(source, source_data, memory, origin=None):
-    """The fitted source model to transfer from; never modifies ``source``.
+def usable_fitted_source(source, source_data, origin=None):
+    """The fitted model a transfer estimator's ``source`` stands for, or None
+    when ``source`` has to be fitted from ``source_data`` (then checked to be
+    given). The one place that decides; never modifies ``source``.
 
     Parameters
     ----------
     source : estimator
         The transfer estimator's ``source`` parameter.
     source_data : SourceData or None
-    memory : None, path or joblib.Memory
     origin : estimator or None
         The fitted source a transfer estimator held before ``clone`` replaced
         it by an unfitted copy with the same parameters.
@@ -264,7 +239,7 @@ def resolve_source(source, source_data, memory, origin=None):
                 "changed after it was fitted, so its weights no longer match "
                 f"them. {_STALE_HINT}"
             )
-        return fit_source_cached(source, source_data, memory)
+        return None
     if origin is not None and fitted_params_hash(origin) == weights_params_hash(source):
         return origin
     if source_data is None:
@@ -280,7 +255,17 @@ def resolve_source(source, source_data, memory, origin=None):
             "pass source_data=SourceData(X_source, y_source) so it is fitted "
             "here (and cached)."
         )
-    return fit_source_cached(source, source_data, memory)
+    return None
+
+
+def resolve_source(source, source_data, memory, origin=None):
+    """The fitted source model to transfer from (see
+    :func:`usable_fitted_source`), fitted from ``source_data`` through the
+    caches when needed; never modifies ``source``."""
+    fitted = usable_fitted_source(source, source_data, origin)
+    if fitted is None:
+        fitted = fit_source_cached(source, source_data, memory)
+    return fitted
 
 
 class TransferSourceMixin:

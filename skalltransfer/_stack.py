@@ -1,11 +1,12 @@
 """The one representation every model and every transfer method shares.
 
-A :class:`LayerStack` holds weight layers by index: ``coefs[k]`` of shape
-(n_k, n_{k+1}) and ``intercepts[k]`` of shape (n_{k+1},), from the input layer
-(index 0) to the output layer (index ``n_layers - 1``). It is exactly the
-``coefs_`` / ``intercepts_`` layout of scikit-learn's ``MLPClassifier``. A deep
-Boltzmann machine adds the bias of its visible layer (``visible_intercept``);
-its last layer is the softmax label layer.
+A :class:`LayerStack` holds weight layers by index: ``coefs[k]`` and
+``intercepts[k]``, from the input layer (index 0) to the output layer (index
+``n_layers - 1``); for a feed-forward net that is exactly the ``coefs_`` /
+``intercepts_`` layout of scikit-learn's ``MLPClassifier``. Its **family**
+(:mod:`skalltransfer._families`) says how the arrays compute and learn: a
+deep Boltzmann machine adds the bias of its visible layer
+(``visible_intercept``) and runs mean-field inference.
 
 Transfer methods only ever touch a model through a stack: copy it, keep the
 first ``T`` layers, re-initialise the rest, or append new layers.
@@ -13,26 +14,7 @@ first ``T`` layers, re-initialise the rest, or append new layers.
 
 import numpy as np
 
-_FAMILIES = ("feedforward", "mpdbm")
-
-
-def init_weights(fan_in, fan_out, rng, dtype, scheme="glorot", sparse_init=15):
-    """Fresh weights of shape (fan_in, fan_out).
-
-    ``"glorot"`` draws U(+-sqrt(6 / (fan_in + fan_out))) scaled by 4 for sigmoid
-    units (Glorot & Bengio 2010, as in the Deep Learning Tutorials);
-    ``"sparse"`` gives each unit ``sparse_init`` non-zero N(0, 1) incoming
-    weights (Martens 2010; pylearn2's ``sparse_init``) at scale 1.
-    """
-    if scheme == "sparse":
-        W = np.zeros((fan_in, fan_out), dtype=dtype)
-        k = min(sparse_init, fan_in)
-        for j in range(fan_out):
-            rows = rng.choice(fan_in, size=k, replace=False)
-            W[rows, j] = rng.standard_normal(k)
-        return W
-    bound = 4.0 * np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(dtype)
+from ._families import FEEDFORWARD, get_family
 
 
 class LayerStack:
@@ -44,9 +26,10 @@ class LayerStack:
         ``coefs[k]`` has shape (n_k, n_{k+1}).
     intercepts : list of ndarray
         ``intercepts[k]`` has shape (n_{k+1},).
-    family : {"feedforward", "mpdbm"}
+    family : {"feedforward", "mpdbm"} or Family, default="feedforward"
         How the stack computes: a feed-forward net, or a deep Boltzmann machine
-        run by mean-field inference.
+        run by mean-field inference. Stored as the family object (which
+        compares equal to its name).
     hidden_activation : str, default="logistic"
         Feed-forward hidden activation (a DBM's hidden units are logistic).
     output_activation : str, default="softmax"
@@ -67,23 +50,11 @@ class LayerStack:
         visible_intercept=None,
         config=None,
     ):
-        if family not in _FAMILIES:
-            raise ValueError(f"family must be one of {_FAMILIES}, got {family!r}.")
+        family = get_family(family)
         if len(coefs) != len(intercepts) or not coefs:
             raise ValueError(
                 "coefs and intercepts must be non-empty and of equal length."
             )
-        for k, (W, b) in enumerate(zip(coefs, intercepts)):
-            if W.ndim != 2 or b.shape != (W.shape[1],):
-                raise ValueError(
-                    f"Layer {k}: coef shape {W.shape} and intercept shape "
-                    f"{b.shape} do not match."
-                )
-            if k and W.shape[0] != coefs[k - 1].shape[1]:
-                raise ValueError(
-                    f"Layer {k} expects {W.shape[0]} inputs but layer {k - 1} "
-                    f"has {coefs[k - 1].shape[1]} outputs."
-                )
         self.coefs = list(coefs)
         self.intercepts = list(intercepts)
         self.family = family
@@ -91,13 +62,14 @@ class LayerStack:
         self.output_activation = output_activation
         self.visible_intercept = visible_intercept
         self.config = dict(config or {})
+        family.check_layers(self)
 
     @classmethod
     def from_estimator(cls, estimator):
         """The stack of a fitted estimator, sharing its arrays (no copy).
 
-        Works for this package's source models (which define
-        ``_layer_stack()``) and for scikit-learn's ``MLPClassifier``.
+        Works for this package's models (which define ``_layer_stack()``) and
+        for scikit-learn's ``MLPClassifier``.
         """
         if hasattr(estimator, "_layer_stack"):
             return estimator._layer_stack()
@@ -112,7 +84,7 @@ class LayerStack:
             return cls(
                 estimator.coefs_,
                 estimator.intercepts_,
-                family="feedforward",
+                family=FEEDFORWARD,
                 hidden_activation=getattr(estimator, "activation", "logistic"),
                 output_activation=out,
             )
@@ -131,7 +103,7 @@ class LayerStack:
     @property
     def layer_sizes(self):
         """Units per layer, input layer first."""
-        return [self.coefs[0].shape[0]] + [W.shape[1] for W in self.coefs]
+        return self.family.layer_sizes(self)
 
     @property
     def dtype(self):
@@ -143,7 +115,36 @@ class LayerStack:
         extra = [] if self.visible_intercept is None else [self.visible_intercept]
         return [*self.coefs, *self.intercepts, *extra]
 
+    # -- computing (the family does the work) --------------------------------
+    def output_proba(self, X):
+        """Output-layer values (probabilities) for the rows of ``X``."""
+        return self.family.output_proba(self, X)
+
+    def hidden_representation(self, X, layer=None):
+        """Activations of hidden layer ``layer`` (1-based; default the top one).
+
+        For a DBM these are the mean-field marginals with the label layer free.
+        """
+        n_hidden = self.n_layers - 1
+        if n_hidden == 0:
+            raise ValueError("This stack has no hidden layer.")
+        layer = n_hidden if layer is None else layer
+        if not 1 <= layer <= n_hidden:
+            raise ValueError(f"layer must be in [1, {n_hidden}], got {layer}.")
+        return self.family.hidden(self, X, layer)
+
     # -- edits (each returns a new stack owning fresh arrays) ---------------
+    def _with_layers(self, coefs, intercepts, visible_intercept):
+        return LayerStack(
+            coefs,
+            intercepts,
+            family=self.family,
+            hidden_activation=self.hidden_activation,
+            output_activation=self.output_activation,
+            visible_intercept=visible_intercept,
+            config=self.config,
+        )
+
     def copy(self, dtype=None):
         """A deep copy, optionally cast to ``dtype``."""
         dtype = dtype or self.dtype
@@ -151,14 +152,10 @@ class LayerStack:
         def cp(a):
             return None if a is None else np.array(a, dtype=dtype, copy=True)
 
-        return LayerStack(
+        return self._with_layers(
             [cp(W) for W in self.coefs],
             [cp(b) for b in self.intercepts],
-            family=self.family,
-            hidden_activation=self.hidden_activation,
-            output_activation=self.output_activation,
-            visible_intercept=cp(self.visible_intercept),
-            config=self.config,
+            cp(self.visible_intercept),
         )
 
     def truncate(self, n_layers):
@@ -170,31 +167,26 @@ class LayerStack:
         stack.intercepts = stack.intercepts[:n_layers]
         return stack
 
-    def rebuild(self, n_kept, new_sizes, rng, scheme="glorot"):
+    def rebuild(self, n_kept, new_sizes, rng, scheme=None):
         """Keep the first ``n_kept`` layers (copied) and append fresh layers
         whose output sizes are ``new_sizes``, the last one being the output.
 
         This one operation covers T = 0 (nothing kept, same sizes), partial
         transfer (T < L, new head), truncation and "T plus a new hidden layer".
+        Fresh layers are initialised as the family prescribes (``scheme``
+        None) or with the named :func:`init_weights` scheme. With nothing
+        kept, the visible bias (if any) restarts at zero.
         """
-        kept = self.truncate(n_kept)
-        coefs, intercepts = kept.coefs, kept.intercepts
+        stack = self.truncate(n_kept)
         fan_in = self.layer_sizes[n_kept]
-        for size in new_sizes:
-            coefs.append(init_weights(fan_in, size, rng, self.dtype, scheme=scheme))
-            intercepts.append(np.zeros(size, dtype=self.dtype))
+        for index, size in enumerate(new_sizes, start=n_kept):
+            W, b = self.family.new_layer(self, index, fan_in, size, rng, scheme)
+            stack.coefs.append(W)
+            stack.intercepts.append(b)
             fan_in = size
-        if n_kept == 0 and kept.visible_intercept is not None:
-            kept.visible_intercept = np.zeros_like(kept.visible_intercept)
-        return LayerStack(
-            coefs,
-            intercepts,
-            family=self.family,
-            hidden_activation=self.hidden_activation,
-            output_activation=self.output_activation,
-            visible_intercept=kept.visible_intercept,
-            config=self.config,
-        )
+        if n_kept == 0 and stack.visible_intercept is not None:
+            stack.visible_intercept = np.zeros_like(stack.visible_intercept)
+        return self._with_layers(stack.coefs, stack.intercepts, stack.visible_intercept)
 
     def __repr__(self):
         sizes = ", ".join(str(s) for s in self.layer_sizes)

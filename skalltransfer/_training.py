@@ -10,8 +10,13 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import gen_batches
 
-from ._kernels._optimizers import AdamOptimizer, SGDOptimizer
+from ._kernels._optimizers import (
+    AdamOptimizer,
+    SGDOptimizer,
+    inplace_clip_column_norms,
+)
 
 
 def make_optimizer(params, solver, learning_rate_init, momentum=0.9, **kwargs):
@@ -24,20 +29,57 @@ def make_optimizer(params, solver, learning_rate_init, momentum=0.9, **kwargs):
     )
 
 
-def gen_batches(n, batch_size, rng, shuffle=True):
-    """Yield index arrays covering ``range(n)`` in minibatches.
+def shuffled_batches(n, batch_size, rng, shuffle=True):
+    """Yield index arrays covering ``range(n)`` in minibatches, in a fresh
+    random order when ``shuffle``.
 
-    A final batch smaller than half a batch is merged into the previous one,
-    so a handful of leftover examples never gets a full-size update.
+    A final batch smaller than half a batch is merged into the previous one
+    (``min_batch_size`` of ``sklearn.utils.gen_batches``), so a handful of
+    leftover examples never gets a full-size update.
     """
     order = rng.permutation(n) if shuffle else np.arange(n)
-    batch_size = min(batch_size, n)
-    starts = list(range(0, n, batch_size))
-    if len(starts) > 1 and n - starts[-1] < batch_size // 2:
-        starts.pop()
-    for i, start in enumerate(starts):
-        stop = starts[i + 1] if i + 1 < len(starts) else n
-        yield order[start:stop]
+    for rows in gen_batches(n, batch_size, min_batch_size=batch_size // 2):
+        yield order[rows]
+
+
+class TargetRows:
+    """The training targets ``table[codes]``, built one minibatch at a time:
+    training never holds the (n_samples, n_outputs) target matrix."""
+
+    def __init__(self, table, codes):
+        self.table = table
+        self.codes = codes
+
+    def __getitem__(self, rows):
+        return self.table[self.codes[rows]]
+
+
+def column_norm_constraint(stack, max_col_norm):
+    """A callable that clips each weight column of ``stack`` after an update.
+
+    ``max_col_norm`` is None (no constraint), a float for every layer, or one
+    value per weight layer (``None`` entries leave a layer free).
+    """
+    if max_col_norm is None:
+        return None
+    limits = (
+        [max_col_norm] * stack.n_layers
+        if np.isscalar(max_col_norm)
+        else list(max_col_norm)
+    )
+    if len(limits) != stack.n_layers:
+        raise ValueError(
+            f"max_col_norm has {len(limits)} values but the network has "
+            f"{stack.n_layers} weight layers (the hidden layers plus the output "
+            "layer); pass one value per layer, a single float, or None."
+        )
+
+    def clip():
+        for W, limit in zip(stack.coefs, limits):
+            if limit is not None:
+                inplace_clip_column_norms(W, limit)
+
+    return clip
 
 
 def run_training(
@@ -116,7 +158,7 @@ def run_training(
     for epoch in range(max_iter):
         start = time.perf_counter()
         total, seen = 0.0, 0
-        for batch in gen_batches(n_samples, batch_size, rng, shuffle=shuffle):
+        for batch in shuffled_batches(n_samples, batch_size, rng, shuffle=shuffle):
             loss, grads = loss_grad(batch, rng)
             if not np.isfinite(loss):
                 raise FloatingPointError(

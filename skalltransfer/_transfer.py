@@ -3,86 +3,25 @@ network built from its layers (with optional L2-SP and MMD penalties), and
 predicting through the fine-tuned network."""
 
 import os
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import (
-    BaseStackClassifier,
-    batched,
-    check_unit_interval,
-    encode_labels,
-    validation_split,
-)
+from ._base import BaseStackClassifier, batched, check_unit_interval
 from ._kernels._activations import inplace_softmax
 from ._mmd import check_mmd_layers, mmd_penalty
-from ._mpdbm import auto_col_norms
-from ._network import (
-    column_norm_constraint,
-    feedforward_objective,
-    hidden_representation,
-    mp_objective,
-    output_proba,
-)
 from ._source import SourceData, TransferSourceMixin
 from ._stack import LayerStack
-from ._training import make_optimizer, run_training
+from ._training import column_norm_constraint, make_optimizer
 
 # How a fine-tuned network answers for the target classes: through selected
 # source output units, through the nearest relation vector, or a new head.
 UNITS, MEAN, HEAD = "units", "mean", "head"
-
-
-# MP-DBM fine-tuning steps are the source's divided by this: the source's
-# step (15 by default) is tuned for thousands of updates on a large source set
-# with a decaying schedule; on a few dozen target images it throws the
-# network far from its source weights (Trouser/Dress, Sneaker/Ankle boot and
-# Coat/Shirt at 10 images per class, 3 draws: 78.5% mean accuracy with a
-# fifth of the step, 64.6% with the full one).
-MPDBM_FINETUNE_STEP_DIVISOR = 5.0
-
-# Feed-forward fine-tuning uses Adam at this step unless told otherwise: on the
-# development tasks it beat the SAE source's own SGD (lr 0.1, momentum 0.9) by
-# 0.4 to 0.6 points of mean accuracy at n = 10, 50 and 100 per class.
-FEEDFORWARD_FINETUNE = {"solver": "adam", "learning_rate_init": 1e-3}
-
-
-def finetune_defaults(source, family):
-    """Fine-tuning settings used when ``solver``, ``learning_rate_init`` or
-    ``momentum`` are None: an MP-DBM source keeps its own optimizer with a
-    smaller step; a feed-forward source is fine-tuned with Adam."""
-    params = source.get_params()
-    if family == "mpdbm":
-        limits = params.get("max_col_norm")
-
-        def col_norms(network):
-            # The fine-tuned network may have another depth than the source.
-            if isinstance(limits, str):
-                return auto_col_norms(network.n_layers)
-            if limits is None or np.isscalar(limits):
-                return limits
-            return limits if len(limits) == network.n_layers else None
-
-        solver = params.get("solver", "sgd")
-        lr = params.get("learning_rate_init", 15.0)
-        return {
-            "solver": solver,
-            "learning_rate_init": lr / MPDBM_FINETUNE_STEP_DIVISOR
-            if solver == "sgd"
-            else lr,
-            "momentum": params.get("final_momentum", 0.9),
-            "max_col_norm": col_norms,
-        }
-    return {
-        **FEEDFORWARD_FINETUNE,
-        "momentum": params.get("momentum", 0.9),
-        "max_col_norm": lambda network: None,
-    }
 
 
 def anchors(base, network, n_transferred):
@@ -94,12 +33,7 @@ def anchors(base, network, n_transferred):
     ]
 
 
-def init_visible_bias(network, X):
-    """A new DBM's visible bias from the target pixel marginals (pylearn2)."""
-    marginals = np.clip(X.mean(axis=0), 1e-7, 1 - 1e-7).astype(np.float64)
-    network.visible_intercept = np.log(marginals / (1 - marginals)).astype(X.dtype)
-
-
+@dataclass
 class Plan:
     """How a transfer estimator turns the source into the network to tune.
 
@@ -110,17 +44,24 @@ class Plan:
         Weight layers copied from the source (anchors of the L2-SP penalty).
     mode : {"units", "mean", "head"}
     units : ndarray or None
-        Source output unit per class (``"units"`` mode).
-    relation : ndarray or None
-        Relation vectors (``"mean"`` mode targets).
+        Source output unit per class (used in ``"units"`` mode; reported for
+        the relation plot otherwise).
+    relation : ndarray of shape (n_classes, n_source_units) or None
+        The relation of target classes to source units (the training targets
+        in ``"mean"`` mode).
+    output_scale : float or None
+        Factor applied to the transferred output layer (``"units"`` mode).
+    cv_results : dict or None
+        Inner search results of a transfer that chose its depth by CV.
     """
 
-    def __init__(self, network, n_transferred, mode=HEAD, units=None, relation=None):
-        self.network = network
-        self.n_transferred = n_transferred
-        self.mode = mode
-        self.units = units
-        self.relation = relation
+    network: LayerStack
+    n_transferred: int
+    mode: str = HEAD
+    units: np.ndarray = None
+    relation: np.ndarray = None
+    output_scale: float = None
+    cv_results: dict = None
 
     def target_table(self, n_classes, dtype):
         """Training target of the output layer for each class code, one row
@@ -131,18 +72,6 @@ class Plan:
         if self.mode == MEAN:
             return self.relation.astype(dtype)
         return np.eye(n_classes, dtype=dtype)
-
-
-class TargetRows:
-    """The training targets ``table[codes]``, built one minibatch at a time:
-    fine-tuning never holds the (n_samples, n_outputs) target matrix."""
-
-    def __init__(self, table, codes):
-        self.table = table
-        self.codes = codes
-
-    def __getitem__(self, rows):
-        return self.table[self.codes[rows]]
 
 
 _COMMON_PARAMETERS = """
@@ -208,7 +137,8 @@ _COMMON_ATTRIBUTES = """
     n_iter_ : int
     loss_curve_ : list of float
     validation_scores_ : list of float or None
-        Mean validation log-likelihood per epoch with ``early_stopping``.
+        Mean log-likelihood of the held-out labels per epoch with
+        ``early_stopping`` (higher is better: the negative log-loss).
     best_validation_score_ : float or None
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -232,6 +162,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     """
 
     _parameter_constraints: dict = {
+        **BaseStackClassifier._parameter_constraints,
         "source": [HasMethods(["fit"])],
         "source_data": [SourceData, None],
         "source_memory": [None, str, os.PathLike, HasMethods(["cache"])],
@@ -242,16 +173,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         "mmd_lambda": [Interval(Real, 0, None, closed="left")],
         "mmd_layers": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "mmd_estimator": [StrOptions({"linear", "quadratic"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     # -- fitted network ---------------------------------------------------------
@@ -299,12 +221,10 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         self : object
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
-        classes, codes = encode_labels(y)
-        rng = check_random_state(self.random_state)
-        warm = self.warm_start and hasattr(self, "network_")
+        return self._fit(X, y)
+
+    def _start_fit(self, X, codes, classes, rng, warm):
         if warm:
-            self._check_warm_classes(classes)
             source, plan = self.source_, self._plan_
         else:
             source = self._fitted_source()
@@ -319,99 +239,61 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
             check_unit_interval(X)
         if not warm:
             plan = self._plan(base, X, codes, classes, rng)
-        weights = (
-            None
-            if self.class_weight is None
-            else compute_sample_weight(self.class_weight, codes).astype(X.dtype)
-        )
-        # Prediction state first: early stopping predicts during training.
-        self._plan_ = plan
-        self.network_ = plan.network
-        self.classes_ = classes
-        result = self._finetune(plan, base, source, X, codes, weights, rng)
-
         self.source_ = source
+        self._plan_ = plan
+        return plan.network
+
+    def _set_network(self, network):
+        self.network_ = network
+
+    def _target_table(self, n_classes, dtype):
+        return self._plan_.target_table(n_classes, dtype)
+
+    def _sample_weight(self, codes, dtype):
+        if self.class_weight is None:
+            return None
+        return compute_sample_weight(self.class_weight, codes).astype(dtype)
+
+    def _finetune_defaults(self, network):
+        return network.family.finetune_defaults(self.source_.get_params(), network)
+
+    def _objective_options(self, network):
+        plan = self._plan_
+        return {
+            "loss": "squared_error" if plan.mode == MEAN else "log_loss",
+            "l2": self.alpha,
+            "anchor": self._anchor(plan, LayerStack.from_estimator(self.source_)),
+            "penalty": self._mmd_penalty(network),
+        }
+
+    def _make_optimizer(self, network, params):
+        defaults = self._finetune_defaults(network)
+        return make_optimizer(
+            params,
+            self.solver or defaults.solver,
+            self.learning_rate_init or defaults.learning_rate_init,
+            momentum=self.momentum if self.momentum is not None else defaults.momentum,
+        )
+
+    def _constraint(self, network):
+        return column_norm_constraint(
+            network, self._finetune_defaults(network).max_col_norm
+        )
+
+    def _end_fit(self, X, codes):
+        plan = self._plan_
         self.n_transferred_layers_ = plan.n_transferred
-        self._store_result(result, warm)
         if plan.mode == MEAN:
             self._temperature = self._fit_temperature(X, codes)
         self._store(plan)
-        return self
 
     def _anchor(self, plan, base):
-        return anchors(base, plan.network, plan.n_transferred)
+        anchor = anchors(base, plan.network, plan.n_transferred)
+        if plan.output_scale is not None and anchor[-1] is not None:
+            anchor[-1] *= plan.output_scale  # L2-SP pulls toward the scaled start
+        return anchor
 
-    def _finetune(self, plan, base, source, X, codes, weights, rng):
-        network = plan.network
-        table = plan.target_table(len(self.classes_), X.dtype)
-        anchor = self._anchor(plan, base)
-        defaults = finetune_defaults(source, network.family)
-        solver = self.solver or defaults["solver"]
-        lr = self.learning_rate_init or defaults["learning_rate_init"]
-        momentum = self.momentum if self.momentum is not None else defaults["momentum"]
-
-        X_train, T_train, w_train = X, TargetRows(table, codes), weights
-        validation_score = None
-        if self.early_stopping:
-            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
-            X_train, T_train = X[train], TargetRows(table, codes[train])
-            w_train = None if weights is None else weights[train]
-            X_val, codes_val = X[val], codes[val]
-
-            def validation_score():
-                proba = self._proba(X_val)
-                picked = proba[np.arange(len(codes_val)), codes_val]
-                return float(np.mean(np.log(np.maximum(picked, 1e-12))))
-
-        penalty = self._mmd_penalty(network, rng)
-        if network.family == "mpdbm":
-            params, loss_grad = mp_objective(
-                network,
-                X_train,
-                T_train,
-                rng=rng,
-                sample_weight=w_train,
-                l2=self.alpha,
-                anchor=anchor,
-            )
-            after_update = column_norm_constraint(
-                network, defaults["max_col_norm"](network)
-            )
-            # Judge convergence on the loss of at least ~10 minibatches.
-            n_batches = max(1, len(X_train) // min(self.batch_size, len(X_train)))
-            loss_window = -(-10 // n_batches)
-        else:
-            params, loss_grad = feedforward_objective(
-                network,
-                X_train,
-                T_train,
-                loss="squared_error" if plan.mode == MEAN else "log_loss",
-                sample_weight=w_train,
-                l2=self.alpha,
-                anchor=anchor,
-                extra_penalty=penalty,
-            )
-            after_update = None
-            loss_window = 1
-        optimizer = make_optimizer(params, solver, lr, momentum=momentum)
-        return run_training(
-            params,
-            loss_grad,
-            len(X_train),
-            optimizer=optimizer,
-            max_iter=self.max_iter,
-            batch_size=self.batch_size,
-            rng=rng,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            validation_score=validation_score,
-            after_update=after_update,
-            verbose=self.verbose,
-            name=type(self).__name__,
-            loss_window=loss_window,
-        )
-
-    def _mmd_penalty(self, network, rng):
+    def _mmd_penalty(self, network):
         """DAN's MK-MMD hook for the fine-tuning loss, or None."""
         if not self.mmd_lambda:
             return None
@@ -419,12 +301,6 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
             raise ValueError(
                 "mmd_lambda > 0 aligns source and target codes, so it needs the "
                 "source images: pass source_data=SourceData(X_source, y_source)."
-            )
-        if network.family != "feedforward":
-            raise ValueError(
-                "The MMD penalty needs a feed-forward network (e.g. a "
-                "StackedAutoencoderClassifier source); an MP-DBM is fine-tuned "
-                "with its own multi-prediction objective. Set mmd_lambda=0."
             )
         n_hidden = network.n_layers - 1
         layers = n_hidden if self.mmd_layers is None else self.mmd_layers
@@ -439,14 +315,14 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     def _fit_temperature(self, X, codes):
         """Scale of the distance softmax of the "mean" relation: the mean
         squared distance of training outputs to their own relation vector."""
-        out = batched(lambda chunk: output_proba(self.network_, chunk), X)
+        out = batched(self.network_.output_proba, X)
         d2 = np.sum((out - self._plan_.relation[codes]) ** 2, axis=1)
         return float(max(d2.mean(), 1e-6))
 
     # -- prediction ---------------------------------------------------------------
     def _proba(self, X):
         plan = self._plan_
-        out = output_proba(self.network_, X)
+        out = self.network_.output_proba(X)
         if plan.mode == HEAD:
             return out
         if plan.mode == UNITS:
@@ -460,9 +336,6 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         d2 = ((out[:, None, :] - relation[None, :, :]) ** 2).sum(axis=2)
         scores = (-d2 / getattr(self, "_temperature", 1.0)).astype(X.dtype)
         return inplace_softmax(scores)
-
-    def _hidden(self, X):
-        return hidden_representation(self.network_, X)
 
     def decision_function(self, X):
         """Confidence scores: log-probabilities, or for two classes the
@@ -480,10 +353,3 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         if log_proba.shape[1] == 2:
             return log_proba[:, 1] - log_proba[:, 0]
         return log_proba
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the :meth:`transform` output (the top hidden layer)."""
-        check_is_fitted(self)
-        prefix = type(self).__name__.lower()
-        n = self.network_.layer_sizes[-2]
-        return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)

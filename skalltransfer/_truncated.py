@@ -194,11 +194,8 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
                 raise ValueError(
                     f"truncation={k} exceeds the source's {n_hidden} hidden layers."
                 )
-        scheme = "sparse" if base.family == "mpdbm" else "glorot"
-        network = base.copy(dtype=X.dtype).rebuild(k, [len(classes)], rng, scheme)
-        plan = Plan(network, k, HEAD)
-        plan.cv_results = results
-        return plan
+        network = base.copy(dtype=X.dtype).rebuild(k, [len(classes)], rng)
+        return Plan(network, k, HEAD, cv_results=results)
 
     def _store(self, plan):
         self.truncation_ = plan.n_transferred

@@ -109,7 +109,8 @@ def _demo(args):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
 
-    from . import MPDBMClassifier, StackedAutoencoderClassifier
+    from ._autoencoder import StackedAutoencoderClassifier
+    from ._mpdbm import MPDBMClassifier
     from .datasets import load_mnist
 
     X, y = load_mnist()
@@ -144,7 +145,8 @@ def _add_demo_command(subparsers):
 # -- fit ------------------------------------------------------------------------
 def _make_source_model(kind, quick, random_state, verbose):
     """An unfitted source network of the chosen kind."""
-    from . import MPDBMClassifier, StackedAutoencoderClassifier
+    from ._autoencoder import StackedAutoencoderClassifier
+    from ._mpdbm import MPDBMClassifier
 
     if kind == "sae":
         if quick:
@@ -175,8 +177,8 @@ def _resolve_cli_source(args):
     """
     import joblib
 
-    from . import SourceData
     from ._cache import get_cache_dir
+    from ._source import SourceData
     from ._stack import LayerStack
     from .datasets import load_mnist
 
@@ -271,7 +273,7 @@ def _fit(args):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from . import AllTransferClassifier
+    from ._alltransfer import AllTransferClassifier
     from .datasets import load_image_folder
 
     out = os.path.abspath(args.out)

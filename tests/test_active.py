@@ -17,8 +17,9 @@ from skalltransfer._kernels._mmd import (
     base_bandwidth,
     greedy_mmd_removal,
     kernel_bandwidths,
-    mmd2_biased,
+    mk_kernel,
     mmd2_leave_one_out,
+    squared_distances,
 )
 from skalltransfer.active import (
     ActiveTransferLearner,
@@ -32,6 +33,17 @@ from skalltransfer.active import (
     random_shift_augment,
 )
 from skalltransfer.active._aift import majority_selection, matlab_round
+
+
+def mmd2_biased(Hs, Ht, gammas, beta=None):
+    """Test oracle: the biased (V-statistic) MK-MMD², ``mean K_ss + mean K_tt
+    - 2 mean K_st``, diagonals included, in float64."""
+    Hs = np.asarray(Hs, dtype=np.float64)
+    Ht = np.asarray(Ht, dtype=np.float64)
+    Kss = mk_kernel(squared_distances(Hs, Hs), gammas, beta)
+    Ktt = mk_kernel(squared_distances(Ht, Ht), gammas, beta)
+    Kst = mk_kernel(squared_distances(Hs, Ht), gammas, beta)
+    return float(Kss.mean() + Ktt.mean() - 2.0 * Kst.mean())
 
 
 @pytest.fixture(autouse=True)

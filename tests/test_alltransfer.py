@@ -199,9 +199,7 @@ def test_mean_relation(source_and_target):
     codes = np.searchsorted(clf.classes_, yt)
     assert_allclose(clf.relation_[1], outputs[codes == 1].mean(axis=0), rtol=1e-5)
     # Prediction is the nearest relation vector to the network's output.
-    from skalltransfer._network import output_proba
-
-    out = output_proba(clf.network_, Xt)
+    out = clf.network_.output_proba(Xt)
     d2 = ((out[:, None, :] - clf.relation_[None]) ** 2).sum(axis=2)
     assert_array_equal(clf.predict(Xt), clf.classes_[d2.argmin(axis=1)])
     assert clf.score(Xt, yt) > 0.8

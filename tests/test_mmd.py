@@ -20,7 +20,6 @@ from skalltransfer._kernels._mmd import (
     mmd2_quadratic_grad,
 )
 from skalltransfer._mmd import mmd_penalty
-from skalltransfer._network import feedforward_objective
 from skalltransfer._stack import LayerStack
 from skalltransfer._training import make_optimizer, run_training
 
@@ -302,8 +301,8 @@ def test_penalty_pulls_hidden_codes_together(tiny):
     def train(lam):
         stack = stack0.copy()
         penalty = mmd_penalty(stack, Xs, [2], lam, estimator="quadratic", rng=0)
-        params, loss_grad = feedforward_objective(
-            stack, Xt, targets, extra_penalty=penalty
+        params, loss_grad = stack.family.objective(
+            stack, Xt, targets, rng=np.random.RandomState(0), penalty=penalty
         )
         run_training(
             params,

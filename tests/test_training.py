@@ -47,3 +47,32 @@ def test_loss_window_keeps_a_noisy_but_improving_objective_training():
     assert train(loss_window=1) < 60
     # ... while the mean of ten epochs keeps improving to the end.
     assert train(loss_window=10) == 80
+
+
+def test_validation_scores_mean_the_same_for_every_estimator(digits):
+    # One fit skeleton: with early stopping, every estimator scores the
+    # held-out labels by their mean log-likelihood and keeps the best epoch.
+    from sklearn.base import clone
+
+    from skalltransfer import (
+        AllTransferClassifier,
+        MPDBMClassifier,
+        StackedAutoencoderClassifier,
+    )
+
+    X, y = digits
+    Xs, ys, Xt, yt = X[y < 6][:400], y[y < 6][:400], X[y >= 6], y[y >= 6]
+    sae = StackedAutoencoderClassifier((16,), pretrain_max_iter=1, max_iter=4)
+    dbm = MPDBMClassifier((16,), n_mean_field_iter=3, max_iter=4)
+    early = dict(early_stopping=True, validation_fraction=0.25, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = [clone(sae).set_params(**early).fit(Xs, ys)]
+        fitted.append(clone(dbm).set_params(**early).fit(Xs, ys))
+        source = clone(sae).set_params(random_state=0).fit(Xs, ys)
+        fitted.append(AllTransferClassifier(source, max_iter=4, **early).fit(Xt, yt))
+    for est in fitted:
+        scores = np.asarray(est.validation_scores_)
+        assert len(scores) == est.n_iter_
+        assert np.all(scores <= 0)  # log-likelihoods, not accuracies
+        assert est.best_validation_score_ == scores.max()

@@ -90,3 +90,34 @@ def backward_pass(coefs, activations, output_grad, hidden_activation, frozen=0):
             delta = delta @ coefs[k].T
             derivative(activations[k], delta)
     return coef_grads, intercept_grads
+
+
+def backward_hidden(
+    coefs, activations, layer_grads, hidden_activation, coef_grads, intercept_grads
+):
+    """Add the gradient of a penalty on hidden activations into the gradients.
+
+    ``layer_grads`` maps a 1-based hidden layer ``l`` to dPenalty/d
+    ``activations[l]``. One backward sweep serves every layer; layers whose
+    gradient entry is None (frozen) are skipped, and the sweep stops below the
+    lowest trainable one.
+    """
+    derivative = DERIVATIVES[hidden_activation]
+    trainable = [k for k, g in enumerate(coef_grads) if g is not None]
+    if not trainable:
+        return
+    lowest = trainable[0]
+    delta = None
+    for k in range(max(layer_grads) - 1, lowest - 1, -1):
+        # Entering layer k + 1 from above: add that layer's own penalty term.
+        top = layer_grads.get(k + 1)
+        if top is not None:
+            delta = top.copy() if delta is None else delta + top
+        if delta is None:
+            continue
+        derivative(activations[k + 1], delta)
+        if coef_grads[k] is not None:
+            coef_grads[k] += activations[k].T @ delta
+            intercept_grads[k] += delta.sum(axis=0)
+        if k > lowest:
+            delta = delta @ coefs[k].T

@@ -34,31 +34,6 @@ def masked_bernoulli_loss_grad(Z, X, M, scale, grad):
     return scale * total
 
 
-def masked_bernoulli_loss_grad_numpy(Z, X, M, scale):
-    """NumPy reference of :func:`masked_bernoulli_loss_grad` (for tests)."""
-    sp = np.logaddexp(0.0, Z.astype(np.float64))
-    loss = scale * np.sum(M * (sp - X * Z))
-    sig = 0.5 * np.tanh(0.5 * Z.astype(np.float64)) + 0.5
-    return loss, (scale * M * (sig - X)).astype(Z.dtype)
-
-
-def softmax_cross_entropy_grad(Z, Y, weights, scale):
-    """Weighted softmax cross-entropy from logits, and its gradient.
-
-    ``Y`` is one-hot (or a probability row), ``weights`` has one entry per row.
-    Returns ``scale * sum_i w_i * (-sum_k Y_ik log softmax(Z)_ik)`` and the
-    gradient ``scale * w_i * (softmax(Z) - Y)`` as a new array.
-    """
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_norm
-    loss = -scale * float(np.sum(weights[:, None] * Y * log_p))
-    grad = np.exp(log_p)
-    grad -= Y
-    grad *= (scale * weights)[:, None]
-    return loss, grad.astype(Z.dtype, copy=False)
-
-
 @njit(cache=True)
 def bernoulli_loss_grad(Z, X, scale, grad):
     """Bernoulli cross-entropy from logits summed over all entries, and its

@@ -65,12 +65,3 @@ def masking_noise(X, corruption, binarize, state, Xb, Xc):
                 x = 1.0 if next_float32(state) < x else 0.0
             Xb[i, j] = x
             Xc[i, j] = 0.0 if next_float32(state) < corruption else x
-
-
-@njit(cache=True)
-def bernoulli_sample(P, state, out):
-    """Write Bernoulli(P) draws (0.0 / 1.0) into ``out``."""
-    n, d = P.shape
-    for i in range(n):
-        for j in range(d):
-            out[i, j] = 1.0 if next_float32(state) < P[i, j] else 0.0

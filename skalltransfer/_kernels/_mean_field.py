@@ -350,9 +350,3 @@ def mean_field_labels(
         for layer in group_b:
             update(layer)
     return states[label], states[1:label]
-
-
-def mean_field_hidden(coefs, intercepts, X, n_iter):
-    """Hidden marginals given ``X`` alone (the label layer left free)."""
-    _, hidden = mean_field_labels(coefs, intercepts, None, X, n_iter)
-    return hidden

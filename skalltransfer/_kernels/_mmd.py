@@ -303,17 +303,6 @@ def mk_mmd2(
 
 
 # -- biased statistic and leave-one-out removal (active learning) ----------------------
-def mmd2_biased(Hs, Ht, gammas, beta=None):
-    """Biased (V-statistic) MK-MMD², ``mean K_ss + mean K_tt - 2 mean K_st``,
-    diagonals included; float64."""
-    Hs = np.asarray(Hs, dtype=np.float64)
-    Ht = np.asarray(Ht, dtype=np.float64)
-    Kss = mk_kernel(squared_distances(Hs, Hs), gammas, beta)
-    Ktt = mk_kernel(squared_distances(Ht, Ht), gammas, beta)
-    Kst = mk_kernel(squared_distances(Hs, Ht), gammas, beta)
-    return float(Kss.mean() + Ktt.mean() - 2.0 * Kst.mean())
-
-
 def _kernel_sums(Hs, Ht, gammas, beta, chunk_size):
     """C = sum K_ss, row sums a = K_tt 1 and b = K_st^T 1 (chunked: O(chunk n))."""
     m, n = Hs.shape[0], Ht.shape[0]

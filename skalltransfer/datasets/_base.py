@@ -8,7 +8,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 # The bundled files are plain ``.npz`` archives whose members are LZMA-compressed
-# (see ``_bundle.py``); ``np.load`` reads them through the standard library.
+# (see ``tools/bundle_datasets.py`` in the source tree); ``np.load`` reads them
+# through the standard library.
 _DATA_DIR = "data"
 
 
@@ -66,7 +67,7 @@ def _load_bundled(filename, keys):
         raise FileNotFoundError(
             f"The bundled data file '{filename}' is missing from the installed "
             "skalltransfer package. Reinstall skalltransfer, or regenerate the "
-            "file with 'python -m skalltransfer.datasets._bundle --help'."
+            "file with 'python tools/bundle_datasets.py --help' from a source checkout."
         ) from None
     except RuntimeError as exc:
         # zipfile raises RuntimeError when Python was built without lzma.

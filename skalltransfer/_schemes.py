@@ -7,10 +7,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import batched, check_unit_interval
+from ._base import batched, check_unit_interval, encode_labels
 from ._source import TransferSourceMixin
 from ._stack import LayerStack
 
@@ -194,11 +193,11 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         self : DirectTransferClassifier
         """
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
-        check_classification_targets(y)
+        # As every other classifier here: a single class is refused.
+        classes, _ = encode_labels(y)
         source = self._fitted_source()
         stack = LayerStack.from_estimator(source)
         _check_source_input(source, stack, X)
-        classes = np.unique(y)
         source_classes = np.asarray(getattr(source, "classes_", []))
         mapping = self.label_map or {c: c for c in classes}
         missing = [c for c in classes if c not in mapping]
@@ -253,4 +252,6 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        # predict_proba first: it raises NotFittedError before fit.
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]

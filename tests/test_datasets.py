@@ -136,6 +136,17 @@ def test_load_idx(tmp_path, idx_data, gz):
     assert y_none is None
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_idx_with_zero_images(tmp_path, gz):
+    # Issue 15, bug 5: a valid header declaring 0 images failed in reshape.
+    empty = np.zeros((0, 5, 4), dtype=np.uint8)
+    images_file = _write(tmp_path / "img", _idx_bytes(empty), gz)
+    labels_file = _write(tmp_path / "lbl", _idx_bytes(np.zeros(0, np.uint8)), gz)
+    X, y = load_idx(images_file, labels_file)
+    assert X.shape == (0, 20) and X.dtype == np.float32
+    assert y.shape == (0,) and y.dtype == np.int64
+
+
 def test_load_idx_detects_gzip_by_content(tmp_path, idx_data):
     images, _ = idx_data
     gzipped = _write(tmp_path / "images-idx3-ubyte", _idx_bytes(images), gz=True)

@@ -6,7 +6,7 @@ import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -76,6 +76,22 @@ def test_direct_use_maps_target_to_source_labels(digits, sae):
     )
     with pytest.raises(ValueError, match="subset of the source labels"):
         DirectTransferClassifier(sae).fit(X[mask], names)
+
+
+def test_direct_use_before_fit_raises_not_fitted(digits, sae):
+    # Issue 15, bug 3: predict before fit raised AttributeError.
+    X, _ = digits
+    clf = DirectTransferClassifier(sae)
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(NotFittedError):
+            method(X[:3])
+
+
+def test_direct_use_refuses_a_single_class(digits, sae):
+    # Issue 15, bug 4: as every other classifier of the package.
+    X, y = digits
+    with pytest.raises(ValueError, match="only one class"):
+        DirectTransferClassifier(sae).fit(X[y == 3], y[y == 3])
 
 
 def test_truncated_transfer_keeps_bottom_layers(digits, sae):

@@ -117,6 +117,8 @@ def load_idx(images_file, labels_file=None):
     -------
     X : ndarray of shape (n_samples, n_pixels), dtype=float32
         The images, flattened row by row and scaled to [0, 1] (divided by 255).
+        A file whose header declares 0 images gives an empty
+        ``(0, n_pixels)`` array.
 
     y : ndarray of shape (n_samples,), dtype=int64, or None
         The labels, or None when ``labels_file`` is None.
@@ -168,5 +170,7 @@ def load_idx(images_file, labels_file=None):
                 "dataset split."
             )
         labels = labels.astype(np.int64)
-    X = _to_float01(images.reshape(len(images), -1), 255)
+    # Explicit pixel count: reshape cannot infer -1 for a file of 0 images.
+    n_pixels = math.prod(images.shape[1:])
+    X = _to_float01(images.reshape(len(images), n_pixels), 255)
     return X, labels

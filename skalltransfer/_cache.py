@@ -1,17 +1,18 @@
 """The user cache directory where trained source models are kept.
 
 Training a source network on MNIST takes minutes; fine-tuning it to a small
-target set takes seconds. Pass ``source_memory=get_cache_dir()`` (or a
-``joblib.Memory`` on it) to :class:`AllTransferClassifier` and every source
-architecture is trained once per machine, not once per script run.
+target set takes seconds. Pass ``source_memory=get_cache_dir()`` to
+:class:`AllTransferClassifier` and every source architecture is trained once
+per machine, not once per script run. Sources are stored as plain arrays and
+JSON (:mod:`skalltransfer._store`), never as pickles.
 """
 
 import os
+import shutil
 import sys
 
-import joblib
-
 from ._source import clear_source_cache
+from ._store import clear_entries
 
 #: Environment variable that overrides the default cache directory.
 CACHE_ENV_VAR = "SKALLTRANSFER_CACHE"
@@ -52,11 +53,14 @@ def _resolve_cache_dir(path):
 def get_cache_dir(path=None):
     """Return the directory where trained source models are cached.
 
-    The directory is created if needed. Pass it (or
-    ``joblib.Memory(get_cache_dir())``) as the ``source_memory`` of
+    The directory is created if needed. Pass it as the ``source_memory`` of
     :class:`AllTransferClassifier`: fitted sources are stored there, keyed by
     the source class, its parameters, the source data's fingerprint and the
-    package version, so an unchanged source is trained only once.
+    package version, so an unchanged source is trained only once. Each entry
+    is the source's fitted arrays (``.npz``, read without pickle) and a JSON
+    file with its other fitted values and a SHA-256 checksum: reading the
+    cache never runs code, and a corrupt entry is discarded (with a warning)
+    and retrained.
 
     Parameters
     ----------
@@ -120,9 +124,11 @@ def get_cache_dir(path=None):
 def clear_cache(path=None):
     """Delete the source models cached on disk and in this process.
 
-    Only what the cache itself wrote (joblib's ``joblib/`` sub-directory) is
-    deleted, so pointing ``path`` at a directory holding other files is safe.
-    The directory is not created if it does not exist.
+    Only what the cache itself wrote is deleted: the entries under the
+    ``sources/`` sub-directory, and the ``joblib/`` sub-directory where
+    earlier versions kept pickled sources (which this version never reads).
+    Pointing ``path`` at a directory holding other files is safe. The
+    directory is not created if it does not exist.
 
     Parameters
     ----------
@@ -140,7 +146,11 @@ def clear_cache(path=None):
     """
     path = _resolve_cache_dir(path)
     if os.path.isdir(path):
-        joblib.Memory(path, verbose=0).clear(warn=False)
+        clear_entries(path)
+        # The joblib.Memory cache of earlier versions: deleted, never read.
+        legacy = os.path.join(path, "joblib")
+        if os.path.isdir(legacy) and not os.path.islink(legacy):
+            shutil.rmtree(legacy, ignore_errors=True)
     # The in-process cache would otherwise keep serving the deleted models.
     clear_source_cache()
     return path

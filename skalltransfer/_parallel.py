@@ -1,10 +1,10 @@
 """Parallel searches: warming the source cache, and thread limits.
 
 A search over source architectures (``source__hidden_layer_sizes``) fits each
-architecture's source once and shares it through ``source_memory``, a
-``joblib.Memory`` directory. :func:`prefit_sources` fills that directory before
-the search starts, so that parallel workers (loky processes or Dask workers)
-load sources instead of racing to fit the same one.
+architecture's source once and shares it through ``source_memory``, a cache
+directory. :func:`prefit_sources` fills that directory before the search
+starts, so that parallel workers (loky processes or Dask workers) load sources
+instead of racing to fit the same one.
 
 Thread settings: every matrix product of the package runs in BLAS and the
 Numba kernels are serial (no ``parallel=True``), so the only thread pools
@@ -26,11 +26,10 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.utils import Bunch
 
 from ._source import (
-    _MEMORY_CACHE,
-    _as_memory,
     _cache_key,
-    _fit_source,
+    cache_location,
     fit_source_cached,
+    is_cached,
     usable_fitted_source,
 )
 
@@ -112,36 +111,10 @@ def _source_to_fit(transfer):
     return source, data, params.get("source_memory")
 
 
-def _disk_memory(memory):
-    """``memory`` as a ``joblib.Memory`` that stores to disk, or None."""
-    memory = _as_memory(memory)
-    if memory is None or memory.location is None:
-        return None
-    return memory
-
-
-def _memory_location(memory):
-    memory = _disk_memory(memory)
-    return None if memory is None else os.path.abspath(os.fspath(memory.location))
-
-
-def _is_cached(source, data, memory):
-    """Whether :func:`fit_source_cached` would find ``source`` in the cache of
-    this process or on disk, without loading it."""
-    key = _cache_key(source, data)
-    if key in _MEMORY_CACHE:
-        return True
-    memory = _disk_memory(memory)
-    if memory is None:
-        return False
-    cached = memory.cache(_fit_source, ignore=["data"])
-    return bool(cached.check_call_in_cache(clone(source), key, data))
-
-
 def _warm_one(source, data, memory):
     """Fit one source into the cache unless it is there; ``"fitted"`` or
     ``"cached"``. Runs in a worker: returns no model, only the status."""
-    if _is_cached(source, data, memory):
+    if is_cached(source, data, memory):
         return "cached"
     fit_source_cached(source, data, memory)
     return "fitted"
@@ -153,7 +126,7 @@ def prefit_sources(estimator, param_grid=None, *, n_jobs=None, verbose=0):
     A transfer estimator given an unfitted ``source`` with
     ``source_data=SourceData(X, y)`` fits the source itself and caches it in
     ``source_memory``. In a parallel search the workers would fit the same
-    architectures concurrently (``joblib.Memory`` takes no lock); call this
+    architectures concurrently (the cache takes no lock); call this
     first and the search only loads them. It sets each parameter setting of
     ``param_grid`` on a clone of ``estimator`` exactly as a search does, keeps
     the distinct sources that a fit would train from ``source_data``, and fits
@@ -254,7 +227,7 @@ def prefit_sources(estimator, param_grid=None, *, n_jobs=None, verbose=0):
             if job is None:
                 continue
             source, data, memory = job
-            key = (_cache_key(source, data), _memory_location(memory))
+            key = (_cache_key(source, data), cache_location(memory))
             distinct.setdefault(key, (clone(source), data, memory))
 
     jobs = list(distinct.values())
@@ -275,7 +248,7 @@ def prefit_sources(estimator, param_grid=None, *, n_jobs=None, verbose=0):
             stacklevel=2,
         )
 
-    in_process = [i for i in todo if _disk_memory(jobs[i][2]) is None]
+    in_process = [i for i in todo if cache_location(jobs[i][2]) is None]
     on_disk = [i for i in todo if i not in in_process]
     if in_process and n_jobs not in (None, 1):
         warnings.warn(

@@ -6,19 +6,23 @@ A source can be given three ways:
    refitted and never written to;
 2. an unfitted estimator plus ``source_data=SourceData(Xs, ys)``: fitted on
    the source data once per set of source parameters, then reused from an
-   in-process cache and, with ``source_memory``, from a disk cache;
+   in-process cache and, with ``source_memory``, from a disk cache of plain
+   arrays and JSON (:mod:`._store`; never a pickle, checksum verified);
 3. a fitted estimator whose parameters a grid search changed: refitted from
    ``source_data`` when it is given, otherwise a clear error (the fitted
    weights belong to other parameters).
 
 :class:`SourceData` is an opaque handle so that cross-validation never slices
-the source set and ``clone`` never copies it.
+the source set and ``clone`` never copies it; it holds a read-only copy of
+the arrays, so its fingerprint (the cache key) always describes its data.
 """
 
 import hashlib
 import numbers
 import os
 import warnings
+import zipfile
+import zlib
 from collections import OrderedDict
 
 import joblib
@@ -28,6 +32,14 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import _is_fitted, check_array, column_or_1d
 
 from ._base import check_unit_interval, fitted_params_hash, weights_params_hash
+from ._store import (
+    CorruptEntryError,
+    entry_dir,
+    has_entry,
+    read_entry,
+    remove_entry,
+    write_entry,
+)
 from ._version import __version__
 
 
@@ -37,19 +49,31 @@ class SourceData:
     Give this to a transfer estimator's ``source_data`` parameter to let it
     fit an unfitted source model itself. Unlike a raw array, the handle is
     never sliced by cross-validation and never copied by ``clone``: every
-    clone shares the same arrays, which are never modified.
+    clone shares the same arrays.
+
+    The handle keeps its own **read-only copy** of ``X`` and ``y``, made once
+    when it is built: changing the arrays you passed afterwards does not
+    change the source data (nor its fingerprint, the key of cached source
+    models), so a cached source always matches the data the handle holds.
+    Build a new ``SourceData`` to use new data.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         Source images, values in [0, 1].
     y : array-like of shape (n_samples,)
-        Source labels.
+        Source labels (numbers, strings, or an object array of them, such as
+        a pandas column of strings).
 
     Attributes
     ----------
+    X : ndarray of shape (n_samples, n_features)
+        The read-only copy of the source images.
+    y : ndarray of shape (n_samples,)
+        The read-only copy of the labels.
     fingerprint : str
-        Hash of the data's content; part of the key of cached source models.
+        Hash of the data's content (values, not memory addresses, for object
+        labels); part of the key of cached source models.
 
     Examples
     --------
@@ -59,59 +83,127 @@ class SourceData:
     >>> data = SourceData(Xs, ys)
     >>> data
     SourceData(n_samples=5000, n_features=784, n_classes=10)
+    >>> data.X.flags.writeable
+    False
     """
 
     def __init__(self, X, y):
-        X = check_array(X, dtype=(np.float32, np.float64))
+        self._set(X, y, copy=True)
+
+    def _set(self, X, y, copy):
+        # copy=True: a copy that shares no memory with the caller's arrays
+        # (check_array copies only once, also after a dtype conversion).
+        X = check_array(X, dtype=(np.float32, np.float64), copy=copy)
         y = column_or_1d(y, warn=True)
+        if copy:
+            y = np.array(y, copy=True)
         if len(y) != X.shape[0]:
             raise ValueError(
                 f"SourceData: X has {X.shape[0]} samples but y has {len(y)}."
             )
         check_unit_interval(X, "SourceData X")
-        self.X = X
-        self.y = y
+        self._freeze(X, y)
+
+    def _freeze(self, X, y):
+        X.flags.writeable = False
+        y.flags.writeable = False
+        self._X = X
+        self._y = y
         self._fingerprint = None
 
     @classmethod
     def from_npz(cls, path, X_key="X", y_key="y"):
-        """Load source data from a ``.npz`` file with arrays ``X`` and ``y``."""
-        with np.load(path, allow_pickle=False) as data:
-            missing = {X_key, y_key} - set(data.files)
-            if missing:
-                raise ValueError(
-                    f"{path} has no array(s) {sorted(missing)}; it holds "
-                    f"{sorted(data.files)}. Pass X_key= and y_key=."
-                )
-            return cls(data[X_key], data[y_key])
+        """Load source data from a ``.npz`` file with arrays ``X`` and ``y``.
+
+        The file is read with ``allow_pickle=False``: it never runs code, and
+        object arrays are refused.
+        """
+        path = os.fspath(path)
+        if not zipfile.is_zipfile(path):
+            raise ValueError(
+                f"'{path}' is not a .npz file (a zip archive written by "
+                "numpy.savez); it is corrupt, truncated or of another format."
+            )
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = [key for key in (X_key, y_key) if key not in data.files]
+                if missing:
+                    raise ValueError(
+                        f"'{path}' has no array(s) {missing}; it holds "
+                        f"{sorted(data.files)}. Pass X_key= and y_key=."
+                    )
+                X, y = data[X_key], data[y_key]
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise ValueError(
+                f"'{path}' is a corrupt or truncated .npz file ({exc})."
+            ) from exc
+        except ValueError as exc:
+            if "allow_pickle" not in str(exc):
+                raise
+            raise ValueError(
+                f"'{path}' holds object arrays, which are not loaded because "
+                "unpickling them could run code; save the images as numbers and "
+                "the labels as numbers or strings (e.g. y.astype(str))."
+            ) from None
+        data = cls.__new__(cls)
+        data._set(X, y, copy=False)  # freshly read: nobody else holds them
+        return data
+
+    @property
+    def X(self):
+        return self._X
+
+    @property
+    def y(self):
+        return self._y
 
     @property
     def fingerprint(self):
         if self._fingerprint is None:
             h = hashlib.sha1()
-            for a in (self.X, np.asarray(self.y)):
-                h.update(str((a.shape, a.dtype.str)).encode())
-                h.update(np.ascontiguousarray(a).tobytes())
+            for a in (self._X, self._y):
+                _hash_array(h, a)
             self._fingerprint = h.hexdigest()
         return self._fingerprint
 
     @property
     def n_samples(self):
-        return self.X.shape[0]
+        return self._X.shape[0]
 
-    # Shared by reference: clone (deepcopy) and pickling keep one instance.
+    # Shared by reference: clone (deepcopy) keeps one instance.
     def __deepcopy__(self, memo):
         return self
 
     def __copy__(self):
         return self
 
+    def __getstate__(self):
+        return {"X": self._X, "y": self._y, "fingerprint": self._fingerprint}
+
+    def __setstate__(self, state):
+        # Unpickled arrays are fresh (and writeable): nobody else holds them.
+        self._freeze(np.asarray(state["X"]), np.asarray(state["y"]))
+        self._fingerprint = state.get("fingerprint")
+
     def __repr__(self):
-        n_classes = len(np.unique(self.y))
+        n_classes = len(np.unique(self._y))
         return (
-            f"SourceData(n_samples={self.X.shape[0]}, "
-            f"n_features={self.X.shape[1]}, n_classes={n_classes})"
+            f"SourceData(n_samples={self._X.shape[0]}, "
+            f"n_features={self._X.shape[1]}, n_classes={n_classes})"
         )
+
+
+def _hash_array(h, a):
+    """Feed the shape, dtype and values of ``a`` to the hash ``h``."""
+    h.update(str((a.shape, a.dtype.str)).encode())
+    if a.dtype.hasobject:
+        # The bytes of an object array are pointers, different for equal
+        # arrays: hash each value's type and repr instead.
+        for value in a.ravel():
+            kind = f"{type(value).__module__}.{type(value).__qualname__}"
+            h.update(f"{kind}:{value!r}\0".encode())
+    else:
+        h.update(np.ascontiguousarray(a).tobytes())
 
 
 # -- caches ---------------------------------------------------------------------
@@ -132,8 +224,8 @@ def _cache_key(estimator, data):
     )
 
 
-def _fit_source(estimator, key, data):
-    """Fit ``estimator`` on the source data (``key`` only names the result)."""
+def _fit_source(estimator, data):
+    """Fit ``estimator`` on the source data."""
     return estimator.fit(data.X, data.y)
 
 
@@ -142,15 +234,58 @@ def clear_source_cache():
     _MEMORY_CACHE.clear()
 
 
-def _as_memory(memory):
-    if memory is None or isinstance(memory, joblib.Memory):
-        return memory
+def cache_location(memory):
+    """The directory of the disk cache that ``source_memory`` names (a path or
+    a ``joblib.Memory``, whose ``location`` is used), or None for no disk
+    cache."""
+    if memory is None:
+        return None
+    if isinstance(memory, joblib.Memory):
+        if memory.location is None:
+            return None
+        memory = memory.location
     if isinstance(memory, (str, os.PathLike)):
-        return joblib.Memory(os.fspath(memory), verbose=0)
+        return os.path.abspath(os.fspath(memory))
     raise TypeError(
         "source_memory must be None, a directory path or a joblib.Memory, "
         f"got {type(memory).__name__}."
     )
+
+
+def is_cached(estimator, data, memory):
+    """Whether :func:`fit_source_cached` would reuse a fit of ``estimator`` on
+    ``data`` (in this process, or a whole, unaltered disk entry), without
+    loading it."""
+    key = _cache_key(estimator, data)
+    if key in _MEMORY_CACHE:
+        return True
+    location = cache_location(memory)
+    return location is not None and has_entry(location, key)
+
+
+def _remember(key, fitted):
+    _MEMORY_CACHE[key] = fitted
+    while len(_MEMORY_CACHE) > _MEMORY_CACHE_SIZE:
+        _MEMORY_CACHE.popitem(last=False)
+
+
+def _store_on_disk(fitted, location, key):
+    """Write the disk entry; a source that cannot be stored is still used."""
+    try:
+        write_entry(location, key, fitted, __version__)
+    except TypeError as exc:
+        warnings.warn(
+            f"The fitted source is not stored in the disk cache: {exc}",
+            UserWarning,
+            stacklevel=4,
+        )
+    except OSError as exc:
+        warnings.warn(
+            f"The fitted source could not be written to the cache directory "
+            f"'{location}' ({exc}); it is used without being cached on disk.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def fit_source_cached(estimator, data, memory=None):
@@ -159,6 +294,21 @@ def fit_source_cached(estimator, data, memory=None):
     The key is the estimator's class and parameters, the data fingerprint and
     the package version. Only an integer ``random_state`` makes a fit
     reproducible, so other values are fitted afresh (with a warning).
+    """
+    return fit_source_with_status(estimator, data, memory)[0]
+
+
+def fit_source_with_status(estimator, data, memory=None):
+    """:func:`fit_source_cached`, also saying where the model came from.
+
+    Returns
+    -------
+    fitted : estimator
+    status : {"memory", "disk", "fitted", "refitted", "not cacheable"}
+        Reused from this process or from the disk cache; fitted now (and
+        stored when ``memory`` names a disk cache); fitted now because the
+        disk entry was corrupt (discarded with a warning, then replaced); or
+        fitted now because the ``random_state`` is not an int.
     """
     random_state = estimator.get_params().get("random_state", 0)
     if random_state is not None and not isinstance(random_state, numbers.Integral):
@@ -169,7 +319,7 @@ def fit_source_cached(estimator, data, memory=None):
             UserWarning,
             stacklevel=3,
         )
-        return clone(estimator).fit(data.X, data.y)
+        return _fit_source(clone(estimator), data), "not cacheable"
     if random_state is None:
         warnings.warn(
             "The source's random_state is None, so its fit cannot be reused: the "
@@ -178,21 +328,33 @@ def fit_source_cached(estimator, data, memory=None):
             UserWarning,
             stacklevel=3,
         )
-        return clone(estimator).fit(data.X, data.y)
+        return _fit_source(clone(estimator), data), "not cacheable"
     key = _cache_key(estimator, data)
     if key in _MEMORY_CACHE:
         _MEMORY_CACHE.move_to_end(key)
-        return _MEMORY_CACHE[key]
-    memory = _as_memory(memory)
-    unfitted = clone(estimator)
-    if memory is None:
-        fitted = _fit_source(unfitted, key, data)
-    else:
-        fitted = memory.cache(_fit_source, ignore=["data"])(unfitted, key, data)
-    _MEMORY_CACHE[key] = fitted
-    while len(_MEMORY_CACHE) > _MEMORY_CACHE_SIZE:
-        _MEMORY_CACHE.popitem(last=False)
-    return fitted
+        return _MEMORY_CACHE[key], "memory"
+    location = cache_location(memory)
+    status = "fitted"
+    if location is not None:
+        try:
+            fitted = read_entry(location, key, estimator)
+        except CorruptEntryError as exc:
+            warnings.warn(
+                f"Discarded the cached source '{entry_dir(location, key)}': {exc}. "
+                "The source is trained again and stored anew.",
+                UserWarning,
+                stacklevel=3,
+            )
+            remove_entry(location, key)
+            fitted, status = None, "refitted"
+        if fitted is not None:
+            _remember(key, fitted)
+            return fitted, "disk"
+    fitted = _fit_source(clone(estimator), data)
+    if location is not None:
+        _store_on_disk(fitted, location, key)
+    _remember(key, fitted)
+    return fitted, status
 
 
 # -- resolving the source of a transfer estimator --------------------------------

@@ -85,8 +85,9 @@ print(f"search took {time.perf_counter() - start:.1f} s")
 # %%
 # How many sources were trained?
 # ------------------------------
-# The disk cache holds one entry (an ``output.pkl`` file) per source fit.
-n_source_fits = sum("output.pkl" in files for _, _, files in os.walk(cache_dir))
+# The disk cache holds one entry per source fit: a directory with the
+# source's arrays (``arrays.npz``) and an ``entry.json`` file.
+n_source_fits = sum("entry.json" in files for _, _, files in os.walk(cache_dir))
 n_transfer_fits = len(search.cv_results_["params"]) * cv.get_n_splits() + 1
 print(f"{n_transfer_fits} transfer fits (candidates x folds + refit)")
 print(f"{n_source_fits} source fits, one per architecture")

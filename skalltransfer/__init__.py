@@ -21,7 +21,8 @@ Plots: :class:`RelationDisplay` (the relation, Fig. 3) and
 :mod:`skalltransfer.datasets` (bundled data and loaders) and
 :mod:`skalltransfer.active` (active fine-tuning). Parallel searches:
 :func:`prefit_sources` warms the source cache, :func:`limit_threads` caps
-BLAS threads.
+BLAS threads. Persistence: :func:`save_model` and :func:`load_model` write and
+read ``.skops`` files, which load without pickle.
 """
 
 from ._alltransfer import AllTransferClassifier
@@ -31,6 +32,7 @@ from ._display import FilterDisplay, RelationDisplay, plot_filters
 from ._kernels._mmd import mk_mmd2
 from ._mpdbm import MPDBMClassifier
 from ._parallel import limit_threads, prefit_sources, thread_info
+from ._persist import load_model, save_model
 from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
@@ -52,9 +54,11 @@ __all__ = [
     "clear_source_cache",
     "get_cache_dir",
     "limit_threads",
+    "load_model",
     "mk_mmd2",
     "plot_filters",
     "prefit_sources",
+    "save_model",
     "thread_info",
     "__version__",
 ]

@@ -188,6 +188,21 @@ class LayerStack:
             stack.visible_intercept = np.zeros_like(stack.visible_intercept)
         return self._with_layers(stack.coefs, stack.intercepts, stack.visible_intercept)
 
+    # -- persistence ---------------------------------------------------------
+    # The family is stored by its name and restored as the registered
+    # instance, by pickle and by skops alike (skops rebuilds an object from
+    # this state without calling __init__, so no Family object is ever read
+    # from a file).
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["family"] = self.family.name
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["family"] = get_family(state["family"])
+        self.__dict__.update(state)
+
     def __repr__(self):
         sizes = ", ".join(str(s) for s in self.layer_sizes)
         return f"LayerStack(({sizes}), family={self.family!r})"

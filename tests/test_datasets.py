@@ -477,6 +477,21 @@ def test_load_image_folder_sizes(image_folder):
     _check_images(X, 3, 28 * 28)
 
 
+def test_an_image_over_the_pixel_limit_is_too_large_not_corrupt(
+    tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    Image.new("L", (30, 30), 128).save(path)
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS (30 x 30 > 2 x 400).
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 400)
+    with pytest.raises(ValueError, match="too large") as excinfo:
+        load_images(path)
+    assert "corrupt" not in str(excinfo.value)
+    assert "MAX_IMAGE_PIXELS" in str(excinfo.value)
+
+
 def test_load_image_folder_errors(image_folder, tmp_path):
     (image_folder / "dog" / "broken.png").write_bytes(b"\x00garbage bytes")
     with pytest.raises(ValueError, match="broken.png"):

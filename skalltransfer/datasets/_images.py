@@ -107,7 +107,14 @@ def _read_image(path, size):
             image = ImageOps.exif_transpose(image)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        # A valid image, only larger than Pillow accepts (a protection
+        # against decompression bombs): say so, not "corrupt".
+        raise ValueError(
+            f"The image file '{path}' is too large: {exc} Resize it first, or "
+            "raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(
             f"Could not read the image file '{path}': {exc}. The file is corrupt "
             "or not an image; remove or replace it."

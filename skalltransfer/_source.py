@@ -118,33 +118,7 @@ class SourceData:
         The file is read with ``allow_pickle=False``: it never runs code, and
         object arrays are refused.
         """
-        path = os.fspath(path)
-        if not zipfile.is_zipfile(path):
-            raise ValueError(
-                f"'{path}' is not a .npz file (a zip archive written by "
-                "numpy.savez); it is corrupt, truncated or of another format."
-            )
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = [key for key in (X_key, y_key) if key not in data.files]
-                if missing:
-                    raise ValueError(
-                        f"'{path}' has no array(s) {missing}; it holds "
-                        f"{sorted(data.files)}. Pass X_key= and y_key=."
-                    )
-                X, y = data[X_key], data[y_key]
-        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            raise ValueError(
-                f"'{path}' is a corrupt or truncated .npz file ({exc})."
-            ) from exc
-        except ValueError as exc:
-            if "allow_pickle" not in str(exc):
-                raise
-            raise ValueError(
-                f"'{path}' holds object arrays, which are not loaded because "
-                "unpickling them could run code; save the images as numbers and "
-                "the labels as numbers or strings (e.g. y.astype(str))."
-            ) from None
+        X, y = read_npz(path, X_key, y_key)
         data = cls.__new__(cls)
         data._set(X, y, copy=False)  # freshly read: nobody else holds them
         return data
@@ -191,6 +165,39 @@ class SourceData:
             f"SourceData(n_samples={self._X.shape[0]}, "
             f"n_features={self._X.shape[1]}, n_classes={n_classes})"
         )
+
+
+def read_npz(path, X_key="X", y_key="y", key_hint="Pass X_key= and y_key="):
+    """The arrays ``X_key`` and ``y_key`` of a ``.npz`` file, read without
+    pickle, with a message of our own for a file that is not a readable
+    ``.npz``, lacks a key (ending with ``key_hint``) or holds object arrays."""
+    path = os.fspath(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"'{path}' is not a .npz file (a zip archive written by "
+            "numpy.savez); it is corrupt, truncated or of another format."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in (X_key, y_key) if key not in data.files]
+            if missing:
+                raise ValueError(
+                    f"'{path}' has no array(s) {missing}; it holds "
+                    f"{sorted(data.files)}. {key_hint}"
+                )
+            return data[X_key], data[y_key]
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"'{path}' is a corrupt or truncated .npz file ({exc})."
+        ) from exc
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise ValueError(
+            f"'{path}' holds object arrays, which are not loaded because "
+            "unpickling them could run code; save the images as numbers and "
+            "the labels as numbers or strings (e.g. y.astype(str))."
+        ) from None
 
 
 def _hash_array(h, a):

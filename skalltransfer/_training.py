@@ -5,6 +5,8 @@ fine-tuning) and every transfer method: it only sees a list of parameter
 arrays and a function returning the loss and gradients of a minibatch.
 """
 
+import contextlib
+import contextvars
 import time
 import warnings
 
@@ -82,6 +84,26 @@ def column_norm_constraint(stack, max_col_norm):
     return clip
 
 
+# The progress callback of the training loops run in this context, for callers
+# that do not call run_training themselves (the command line's progress bar
+# around a source fit). A ContextVar, not a module global: it is local to the
+# thread (and asyncio task) that set it, so parallel fits in other threads
+# never report into it, and worker processes start without one.
+_PROGRESS = contextvars.ContextVar("skalltransfer_training_progress", default=None)
+
+
+@contextlib.contextmanager
+def training_progress(callback):
+    """Within the block, every :func:`run_training` that is not given a
+    ``progress`` callback of its own calls ``callback(epoch, loss)`` after
+    each epoch (None: no callback)."""
+    token = _PROGRESS.set(callback)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 def run_training(
     params,
     loss_grad,
@@ -134,6 +156,8 @@ def run_training(
         Label used in messages.
     progress : callable, default=None
         ``progress(epoch, loss)`` called after each epoch (progress bars).
+        None uses the callback of the enclosing :func:`training_progress`
+        block, if any.
     loss_window : int, default=1
         Without ``validation_score``, the monitored training loss is the mean
         of the last ``loss_window`` epoch losses. A stochastic objective (the
@@ -147,6 +171,8 @@ def run_training(
         ``n_iter``, ``loss_curve``, ``validation_scores``, ``best_score``,
         ``converged``.
     """
+    if progress is None:
+        progress = _PROGRESS.get()
     loss_curve = []
     validation_scores = []
     best_loss = np.inf

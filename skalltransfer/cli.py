@@ -10,15 +10,22 @@ Subcommands:
 
 User errors (a missing folder, an unreadable model, ...) are reported as one
 line on stderr with exit status 2, without a traceback.
+
+Models are saved as ``.skops`` (loaded without pickle) or ``.joblib``; a
+joblib file runs code when it is loaded, so it is loaded only after a notice.
+``fit`` shows a progress bar (tqdm, when installed) over the source's
+training epochs and then the cross-validation folds when stderr is a
+terminal.
 """
 
 import argparse
 import csv
 import os
 import sys
+import tempfile
+import textwrap
 import time
 import warnings
-import zipfile
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,6 +33,14 @@ import numpy as np
 EXIT_USAGE = 2
 
 _SOURCE_MODELS = ("mpdbm", "sae")
+
+_SECURITY_NOTE = textwrap.fill(
+    "Security: a .skops model or source loads without running code; a .joblib "
+    "file is a pickle, which runs code when it is loaded: load only files you "
+    "trust (a notice is printed first). The source cache holds plain arrays and "
+    "JSON, never pickles.",
+    width=78,
+)
 
 
 class CommandError(Exception):
@@ -70,6 +85,28 @@ def _n_layers(text):
         raise argparse.ArgumentTypeError(
             f"expected 'all' or a non-negative integer, got {text!r}"
         )
+    return value
+
+
+def _cv_folds(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0 or value == 1:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (no cross-validation) or at least 2 folds, got {text!r}"
+        )
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -165,18 +202,51 @@ def _make_source_model(kind, quick, random_state, verbose):
     return MPDBMClassifier(random_state=random_state, verbose=verbose)
 
 
-def _count_files(directory):
-    return sum(len(files) for _, _, files in os.walk(directory))
+def _npz_source_arrays(spec, args):
+    """``(X, y)`` of a ``.npz`` source file, scaled by ``--scale`` and checked
+    with the command line's hints instead of the library's."""
+    from ._source import read_npz
+
+    with _reported(ValueError, OSError, context=f"--source {spec}"):
+        X, y = read_npz(
+            spec,
+            args.x_key,
+            args.y_key,
+            key_hint="Pass --x-key NAME and --y-key NAME.",
+        )
+    if X.dtype.kind not in "biuf":
+        raise CommandError(
+            f"--source {spec}: the array '{args.x_key}' holds {X.dtype} values, "
+            "not pixel intensities."
+        )
+    X = np.asarray(X, dtype=np.float32)  # read from the file: ours to scale
+    if args.scale is not None:
+        X /= np.float32(args.scale)
+    lo, hi = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+    if lo < 0:
+        raise CommandError(
+            f"--source {spec}: the images hold negative values (down to {lo:g}); "
+            "the source network takes pixel intensities in [0, 1]."
+        )
+    if hi > 1:
+        if args.scale is None:
+            hint = f"pass --scale {255 if hi <= 255 else hi:g}"
+        else:
+            larger = args.scale * hi
+            hint = f"--scale {args.scale:g} is too small, try --scale {larger:g}"
+        raise CommandError(
+            f"--source {spec}: the images range up to {hi:g}, but the source "
+            f"network takes pixel intensities in [0, 1]; {hint}."
+        )
+    return X, y
 
 
 def _resolve_cli_source(args):
     """The transfer's source, its source data, the cache and a description.
 
-    Returns ``(source, source_data, memory, n_features, description)``;
-    ``source_data`` and ``memory`` are None for an already fitted source.
+    Returns ``(source, source_data, cache_dir, n_features, description)``;
+    ``source_data`` and ``cache_dir`` are None for an already fitted source.
     """
-    import joblib
-
     from ._cache import get_cache_dir
     from ._source import SourceData
     from ._stack import LayerStack
@@ -184,16 +254,27 @@ def _resolve_cli_source(args):
 
     spec = args.source
     kind = args.source_model or "sae"
-    if spec == "mnist" or spec.lower().endswith(".npz"):
+    is_npz = spec.lower().endswith(".npz")
+    if not is_npz:
+        ignored = [
+            option
+            for option, value in (
+                ("--x-key", args.x_key != "X"),
+                ("--y-key", args.y_key != "y"),
+                ("--scale", args.scale is not None),
+            )
+            if value
+        ]
+        if ignored:
+            print(f"note: {' and '.join(ignored)} only apply to a .npz --source.")
+    if spec == "mnist" or is_npz:
         if spec == "mnist":
             X, y = load_mnist()
             where = "the bundled MNIST subset"
         else:
-            with _reported(
-                *_DATA_ERRORS, zipfile.BadZipFile, context=f"--source {spec}"
-            ):
-                data = SourceData.from_npz(spec)
-            X, y = data.X, data.y
+            if not os.path.isfile(spec):
+                raise CommandError(f"--source {spec}: no such file.")
+            X, y = _npz_source_arrays(spec, args)
             where = f"'{spec}'"
         with _reported(ValueError, context=f"--source {spec}"):
             if args.quick and len(X) > 1000:
@@ -207,18 +288,17 @@ def _resolve_cli_source(args):
             data = SourceData(X, y)
         with _reported(OSError, context="--cache-dir"):
             cache_dir = get_cache_dir(args.cache_dir)
-        memory = joblib.Memory(cache_dir, verbose=0)
         model = _make_source_model(kind, args.quick, args.random_state, args.verbose)
         description = (
             f"{type(model).__name__}{tuple(model.hidden_layer_sizes)} trained on "
             f"{data.n_samples} images of {where}"
         )
-        return model, data, memory, X.shape[1], description
+        return model, data, cache_dir, X.shape[1], description
 
     if not os.path.isfile(spec):
         raise CommandError(
             f"--source {spec}: no such file. Pass 'mnist', a fitted source model "
-            "saved with joblib, or a .npz file with arrays X and y."
+            "saved as .skops (or .joblib), or a .npz file with arrays X and y."
         )
     model = _load_model(spec, "--source")
     with _reported(TypeError, ValueError, context=f"--source {spec}"):
@@ -227,6 +307,118 @@ def _resolve_cli_source(args):
         print("note: --source-model and --quick are ignored for a fitted source.")
     description = f"{type(model).__name__} loaded from '{spec}'"
     return model, None, None, stack.layer_sizes[0], description
+
+
+def _show_progress(args):
+    """Progress bars: on a terminal, unless -q or -v (whose lines would mix)."""
+    return not args.quiet and not args.verbose and sys.stderr.isatty()
+
+
+@contextmanager
+def _progress_bar(enabled, total, desc, unit):
+    """A tqdm bar on stderr, or None when disabled or tqdm is not installed
+    (``pip install "skalltransfer[progress]"``)."""
+    if not enabled:
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield None
+        return
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _epoch_budget(model):
+    """The most training epochs a fit of ``model`` runs (the bar's total):
+    ``max_iter``, plus ``pretrain_max_iter`` per hidden layer if it has it."""
+    params = model.get_params()
+    n_hidden = len(np.atleast_1d(params.get("hidden_layer_sizes", ())))
+    return int(params.get("max_iter", 0)) + int(params.get("pretrain_max_iter", 0)) * (
+        n_hidden
+    )
+
+
+def _epoch_reporter(bar):
+    """A ``progress(epoch, loss)`` callback advancing ``bar`` (None: none)."""
+    if bar is None:
+        return None
+
+    def progress(epoch, loss):
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        bar.update(1)
+
+    return progress
+
+
+def _fit_cli_source(source, data, cache_dir, show_bar):
+    """Fit (or reuse from the cache) the source; return it and its status.
+
+    Warnings of the cache (a damaged entry discarded, ...) are printed as
+    one line each on stderr.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    from ._source import fit_source_with_status, is_cached
+    from ._training import training_progress
+
+    cached = is_cached(source, data, cache_dir)
+    if not cached and not show_bar:
+        # Training a full source takes minutes; say so before the wait.
+        print(
+            "Training the source network (it is not in the cache yet; this can "
+            "take minutes)...",
+            flush=True,
+        )
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        _progress_bar(
+            show_bar and not cached, _epoch_budget(source), "source", "epoch"
+        ) as bar,
+        training_progress(_epoch_reporter(bar)),
+        _reported(ValueError, TypeError, context="fitting the source"),
+    ):
+        warnings.simplefilter("always")
+        # A fixed number of epochs is the plan, not a failure worth a warning.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted, status = fit_source_with_status(source, data, cache_dir)
+    for warning in caught:
+        print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
+    return fitted, status
+
+
+def _check_out(path):
+    """The absolute ``--out`` path, checked before any training: a known
+    format, an existing directory we can write in."""
+    from ._persist import model_format
+
+    out = os.path.abspath(path)
+    if os.path.isdir(out):
+        raise CommandError(f"--out {path} is a directory; pass a file name.")
+    directory = os.path.dirname(out)
+    if not os.path.isdir(directory):
+        raise CommandError(
+            f"--out {path}: the directory '{directory}' does not exist; create it "
+            "first."
+        )
+    with _reported(ValueError, context=f"--out {path}"):
+        model_format(out)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".skalltransfer-", dir=directory)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise CommandError(
+            f"--out {path}: cannot write in '{directory}' "
+            f"({exc.strerror or exc}); choose a writable place."
+        ) from None
+    if os.path.exists(out) and not os.access(out, os.W_OK):
+        raise CommandError(f"--out {path}: the file exists and is read-only.")
+    return out
 
 
 def _print_table(row_names, col_names, rows, fmt):
@@ -269,25 +461,19 @@ def _save_relation_plot(clf, path):
 
 def _fit(args):
     """Transfer a source network to the images in a folder; save the model."""
-    import joblib
+    from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold
 
     from ._alltransfer import AllTransferClassifier
+    from ._persist import save_model
     from .datasets import load_image_folder
 
-    out = os.path.abspath(args.out)
-    if os.path.isdir(out):
-        raise CommandError(f"--out {args.out} is a directory; pass a file name.")
-    if not os.path.isdir(os.path.dirname(out)):
-        raise CommandError(
-            f"--out {args.out}: the directory '{os.path.dirname(out)}' does not "
-            "exist; create it first."
-        )
+    out = _check_out(args.out)
     if not os.path.exists(args.target_dir):
         raise CommandError(f"--target-dir {args.target_dir}: no such folder.")
 
-    source, data, memory, n_features, source_text = _resolve_cli_source(args)
+    source, data, cache_dir, n_features, source_text = _resolve_cli_source(args)
     size = _image_size(n_features, args.size, "the source network")
     with _reported(*_DATA_ERRORS, context=f"--target-dir {args.target_dir}"):
         X, y = load_image_folder(args.target_dir, size=size)
@@ -305,41 +491,38 @@ def _fit(args):
     )
     _print_table(classes, ["images"], counts[:, None], str)
 
+    show_bar = _show_progress(args)
+    start = time.perf_counter()
+    if data is None:
+        print(f"Source: {source_text}")
+    else:
+        source, status = _fit_cli_source(source, data, cache_dir, show_bar)
+        how = {
+            "fitted": f"trained, cached in '{cache_dir}'",
+            "refitted": f"trained again: the cached copy was damaged and has been "
+            f"replaced in '{cache_dir}'",
+        }.get(status, f"reused from '{cache_dir}'")
+        print(f"Source: {source_text} ({how})", flush=True)
+
     max_iter = (
         args.max_iter if args.max_iter is not None else (30 if args.quick else 100)
     )
+    # The source is fitted now: the transfer (and every fold's clone of it)
+    # uses it as it is.
     clf = AllTransferClassifier(
         source,
         n_transferred_layers=args.n_transferred_layers,
-        source_data=data,
-        source_memory=memory,
         max_iter=max_iter,
         random_state=args.random_state,
         verbose=args.verbose,
     )
-    cache_files = 0
-    if memory is not None:
-        cache_files = _count_files(memory.location)
-        # Training a full source takes minutes; say so before the wait.
-        print(
-            "Fitting... (a source not found in the cache is trained first, which "
-            "can take minutes)",
-            flush=True,
-        )
-    start = time.perf_counter()
-    # Source and fine-tuning run for a fixed number of epochs (--max-iter);
-    # stopping there is the plan, not a failure worth a warning per fold.
+    # Fine-tuning runs for a fixed number of epochs (--max-iter); stopping
+    # there is the plan, not a failure worth a warning per fold.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         with _reported(ValueError, TypeError, context="fit"):
             clf.fit(X, y)
         seconds = time.perf_counter() - start
-        if memory is None:
-            print(f"Source: {source_text}")
-        elif _count_files(memory.location) > cache_files:
-            print(f"Source: {source_text} (trained, cached in '{memory.location}')")
-        else:
-            print(f"Source: {source_text} (reused from '{memory.location}')")
         L = clf.network_.n_layers
         T = clf.n_transferred_layers_
         print(
@@ -361,9 +544,17 @@ def _fit(args):
         n_splits = min(args.cv, int(counts.min()))
         if n_splits >= 2:
             cv = StratifiedKFold(n_splits, shuffle=True, random_state=args.random_state)
-            # cross_val_score clones clf; the clones reuse the fitted source
-            # (cached), so only the fine-tuning is repeated per fold.
-            scores = cross_val_score(clf, X, y, cv=cv)
+            # What cross_val_score(clf, X, y, cv=cv) does, one fold at a time
+            # for the progress bar. The clones reuse the fitted source, so
+            # only the fine-tuning is repeated per fold.
+            scores = []
+            with _progress_bar(show_bar, n_splits, "cross-validation", "fold") as bar:
+                for train, test in cv.split(X, y):
+                    fold = clone(clf).fit(X[train], y[train])
+                    scores.append(fold.score(X[test], y[test]))
+                    if bar is not None:
+                        bar.update(1)
+            scores = np.asarray(scores)
             print(
                 f"Cross-validated accuracy ({n_splits}-fold, stratified): "
                 f"{scores.mean():.1%} +/- {scores.std():.1%}"
@@ -376,8 +567,8 @@ def _fit(args):
     # The saved model keeps its fitted source but not the source images or
     # the cache location: it stays small and works on any machine.
     clf.set_params(source=clf.source_, source_data=None, source_memory=None)
-    with _reported(OSError, context=f"--out {args.out}"):
-        joblib.dump(clf, out)
+    with _reported(OSError, TypeError, ValueError, context=f"--out {args.out}"):
+        save_model(clf, out)
     print(f"Saved the model to '{args.out}'")
     png = os.path.splitext(out)[0] + "_relation.png"
     note = _save_relation_plot(clf, png)
@@ -389,16 +580,18 @@ def _add_fit_command(subparsers):
     parser = subparsers.add_parser(
         "fit",
         help=_one_line_doc(_fit),
-        description=(
+        description=textwrap.fill(
             "Train (or load) a source network, relate your classes to its output "
             "units, fine-tune every layer on your images and save the model. "
             "Prints the relation, the selected units, the training accuracy and "
             "a stratified cross-validated accuracy; saves the relation plot "
-            "next to the model."
+            "next to the model.",
+            width=78,
         ),
-        epilog=(
-            "example: skalltransfer fit --target-dir patches/ --out lesions.joblib"
-        ),
+        epilog="example: skalltransfer fit --target-dir patches/ --out lesions.skops"
+        + "\n\n"
+        + _SECURITY_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--target-dir",
@@ -411,7 +604,28 @@ def _add_fit_command(subparsers):
         default="mnist",
         metavar="mnist|PATH",
         help="'mnist' (default: the bundled MNIST subset), a fitted source model "
-        "saved with joblib, or a .npz file with source arrays X and y",
+        "saved as .skops (or .joblib: load only files you trust), or a .npz file "
+        "with source arrays X and y",
+    )
+    parser.add_argument(
+        "--x-key",
+        default="X",
+        metavar="NAME",
+        help="name of the images array in a .npz --source (default: X)",
+    )
+    parser.add_argument(
+        "--y-key",
+        default="y",
+        metavar="NAME",
+        help="name of the labels array in a .npz --source (default: y)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=_positive_float,
+        default=None,
+        metavar="FACTOR",
+        help="divide the images of a .npz --source by FACTOR to bring them into "
+        "[0, 1], e.g. 255 for 8-bit images",
     )
     parser.add_argument(
         "--source-model",
@@ -453,11 +667,11 @@ def _add_fit_command(subparsers):
     )
     parser.add_argument(
         "--cv",
-        type=int,
+        type=_cv_folds,
         default=5,
         metavar="INT",
-        help="at most this many cross-validation folds, limited by the smallest "
-        "class (default: 5; 0 skips cross-validation)",
+        help="at most this many cross-validation folds (2 or more), limited by "
+        "the smallest class (default: 5; 0 skips cross-validation)",
     )
     parser.add_argument(
         "--cache-dir",
@@ -473,31 +687,58 @@ def _add_fit_command(subparsers):
         "the pipeline (not for results)",
     )
     parser.add_argument(
-        "--out", required=True, metavar="MODEL.joblib", help="where to save the model"
+        "--out",
+        required=True,
+        metavar="MODEL.skops",
+        help="where to save the model: .skops (loads without pickle) or .joblib; "
+        "checked for writability before training",
     )
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="print training progress"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar (there is none either when stderr is not a terminal)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="print one line per training epoch instead of the progress bar",
     )
     parser.set_defaults(func=_fit)
 
 
 # -- predict --------------------------------------------------------------------
 def _load_model(path, what):
-    import joblib
+    """A fitted model from a ``.skops`` file (no code runs) or, after a
+    one-line notice on stderr, from a joblib file."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
+    from ._persist import is_skops_file, load_model
+
     if not os.path.isfile(path):
         raise CommandError(f"{what} {path}: no such file.")
-    try:
-        model = joblib.load(path)
-    # Unpickling a file that is not a model can raise almost anything.
-    except Exception as exc:
-        raise CommandError(
-            f"{what} {path}: cannot read it as a saved model "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())}). Pass a file "
-            "written by 'skalltransfer fit' or joblib.dump."
-        ) from exc
+    if is_skops_file(path):
+        with _reported(ValueError, OSError, context=f"{what} {path}"):
+            model = load_model(path)
+    else:
+        print(
+            f"note: {path} is not a .skops file; loading it as a joblib pickle runs "
+            "code stored in it, so load only files you trust.",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            model = load_model(path, allow_pickle=True)
+        # Unpickling a file that is not a model can raise almost anything.
+        except Exception as exc:
+            raise CommandError(
+                f"{what} {path}: cannot read it as a saved model "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())}). Pass a file "
+                "written by 'skalltransfer fit' (or skalltransfer.save_model)."
+            ) from exc
     if not hasattr(model, "predict"):
         raise CommandError(
             f"{what} {path} holds a {type(model).__name__}, not a fitted model."
@@ -559,13 +800,22 @@ def _add_predict_command(subparsers):
     parser = subparsers.add_parser(
         "predict",
         help=_one_line_doc(_predict),
-        description=(
+        description=textwrap.fill(
             "Read an image file, or every image in a folder, resize it to the "
-            "model's input size and print 'path<TAB>prediction' per image."
+            "model's input size and print 'path<TAB>prediction' per image.",
+            width=78,
         ),
-        epilog="example: skalltransfer predict lesions.joblib new_scans/ --csv out.csv",
+        epilog="example: skalltransfer predict lesions.skops new_scans/ --csv out.csv"
+        + "\n\n"
+        + _SECURITY_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="model saved by 'fit'")
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="model saved by 'fit': .skops (loads without running code) or .joblib "
+        "(a pickle, which runs code when loaded: load only files you trust)",
+    )
     parser.add_argument(
         "images", metavar="PATH_OR_DIR", help="an image file or a folder of images"
     )

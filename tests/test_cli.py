@@ -5,7 +5,9 @@ import contextlib
 import csv
 import io
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 
 import joblib
@@ -20,6 +22,8 @@ from skalltransfer import (
     clear_cache,
     clear_source_cache,
     get_cache_dir,
+    load_model,
+    save_model,
 )
 from skalltransfer.cli import build_parser, main
 from skalltransfer.datasets import load_images
@@ -92,7 +96,7 @@ def fitted(folder, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         counter = _FitCounter(mp)
         common = ["fit", "--target-dir", folder, "--quick", "--source-model", "sae"]
-        first = _run([*common, "--cache-dir", cache, "--out", tmp / "m.joblib"])
+        first = _run([*common, "--cache-dir", cache, "--out", tmp / "m.skops"])
         n_fits_first = counter.n
         n_files_first = sum(len(f) for _, _, f in os.walk(cache))
         # Forget the in-process copy: the second run must read the disk cache.
@@ -103,7 +107,8 @@ def fitted(folder, tmp_path_factory):
     return dict(
         tmp=tmp,
         cache=cache,
-        model=tmp / "m.joblib",
+        model=tmp / "m.skops",
+        joblib_model=tmp / "m2.joblib",
         first=first,
         second=second,
         n_fits=(n_fits_first, counter.n),
@@ -126,7 +131,7 @@ def test_fit_prints_a_summary_and_saves_model_and_plot(fitted):
         "(trained, cached in",
     ]:
         assert text in out
-    model = joblib.load(fitted["model"])
+    model = load_model(fitted["model"])
     assert isinstance(model, AllTransferClassifier)
     assert_array_equal(model.classes_, ["disc", "square"])
     assert model.n_features_in_ == 784
@@ -161,7 +166,7 @@ def test_predict_a_folder_with_probabilities_and_csv(fitted, folder, tmp_path):
     assert lines[0].split("\t") == ["path", "prediction", "p(disc)", "p(square)"]
     rows = [line.split("\t") for line in lines[1:]]
     assert len(rows) == 12
-    model = joblib.load(fitted["model"])
+    model = load_model(fitted["model"])
     X, paths = load_images(folder / "disc")
     assert [r[0] for r in rows] == paths
     assert [r[1] for r in rows] == list(model.predict(X))
@@ -188,7 +193,8 @@ def test_predict_a_single_image_of_another_size(fitted, tmp_path):
 # -- other sources ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def digits_source(digits, tmp_path_factory):
-    """A tiny fitted 8x8 source saved with joblib, and its data as .npz."""
+    """A tiny fitted 8x8 source saved as .skops and with joblib, and its data
+    as .npz."""
     X, y = digits
     tmp = tmp_path_factory.mktemp("source")
     with warnings.catch_warnings():
@@ -197,6 +203,7 @@ def digits_source(digits, tmp_path_factory):
             (16,), pretrain_max_iter=1, max_iter=5, random_state=0
         ).fit(X, y)
     joblib.dump(source, tmp / "source.joblib")
+    save_model(source, tmp / "source.skops")
     np.savez(tmp / "digits.npz", X=X, y=y)
     return tmp
 
@@ -209,7 +216,7 @@ def test_fit_from_a_saved_source_model(digits_source, folder, tmp_path):
             "--target-dir",
             folder,
             "--source",
-            digits_source / "source.joblib",
+            digits_source / "source.skops",
             "--cv",
             "2",
             "--max-iter",
@@ -219,6 +226,7 @@ def test_fit_from_a_saved_source_model(digits_source, folder, tmp_path):
         ]
     )
     assert status == 0, err
+    assert err == ""  # a .skops source loads without a notice
     assert "24 images of 8x8 pixels" in stdout
     assert "loaded from" in stdout
     assert "Cross-validated accuracy (2-fold" in stdout
@@ -276,6 +284,180 @@ def test_fit_without_matplotlib_saves_no_plot(
     assert not (tmp_path / "m_relation.png").exists()
 
 
+# -- saving and loading safely, and the cache ---------------------------------------
+def test_a_skops_model_predicts_without_pickle(fitted, folder, monkeypatch):
+    import pickle
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("pickle was used")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, forbidden)
+    status, out, err = _run(["predict", fitted["model"], folder / "disc"])
+    assert status == 0, err
+    assert err == ""  # no notice: nothing runs code
+    assert len(out.strip().splitlines()) == 13
+
+
+def test_joblib_files_load_after_a_one_line_notice(
+    fitted, folder, digits_source, tmp_path
+):
+    status, out, err = _run(["predict", fitted["joblib_model"], folder / "disc"])
+    assert status == 0, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("note: ") and "runs code" in line and "trust" in line
+    argv = ["fit", "--target-dir", folder, "--source", digits_source / "source.joblib"]
+    status, out, err = _run(
+        [*argv, "--cv", "0", "--max-iter", "2", "--out", tmp_path / "m.skops"]
+    )
+    assert status == 0, err
+    (line,) = err.strip().splitlines()
+    assert "runs code" in line
+    for command in ("fit", "predict"):
+        status, out, _ = _run([command, "--help"])
+        assert "load only files you trust" in " ".join(out.split())
+
+
+def test_a_damaged_cache_entry_is_retrained_not_reported_as_reused(
+    fitted, folder, tmp_path
+):
+    # Issue 15, bug 7 at the command line: one line, and the truth.
+    cache = tmp_path / "cache"
+    shutil.copytree(fitted["cache"], cache)
+    for path in cache.rglob("arrays.npz"):
+        path.write_bytes(path.read_bytes()[:100])
+    clear_source_cache()
+    argv = ["fit", "--target-dir", folder, "--quick", "--source-model", "sae"]
+    status, out, err = _run(
+        [*argv, "--cache-dir", cache, "--cv", "0", "--out", tmp_path / "m.skops"]
+    )
+    assert status == 0, err
+    assert "reused" not in out
+    assert "trained again: the cached copy was damaged" in out
+    (line,) = err.strip().splitlines()
+    assert line.startswith("warning: Discarded the cached source")
+    # The entry was replaced: the next run reuses it.
+    clear_source_cache()
+    status, out, err = _run(
+        [*argv, "--cache-dir", cache, "--cv", "0", "--out", tmp_path / "m.skops"]
+    )
+    assert status == 0 and err == ""
+    assert "(reused from" in out
+
+
+def test_out_is_checked_before_any_training(folder, tmp_path, monkeypatch):
+    counter = _FitCounter(monkeypatch)
+    argv = ["fit", "--target-dir", folder, "--quick", "--cache-dir", tmp_path]
+    status, out, err = _run([*argv, "--out", tmp_path / "model.bin"])
+    assert status == 2 and "*.skops" in err
+
+    real_mkstemp = tempfile.mkstemp
+
+    def refuse(*args, dir=None, **kwargs):
+        if dir is not None and os.path.samefile(dir, tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    (tmp_path / "locked").mkdir()
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    status, out, err = _run([*argv, "--out", tmp_path / "locked" / "m.skops"])
+    assert status == 2
+    assert "cannot write in" in err and "Permission denied" in err
+    assert counter.n == 0 and out == ""  # failed at once, nothing trained
+
+
+@pytest.mark.parametrize("value", ["1", "-2", "x"])
+def test_cv_must_be_0_or_at_least_2(value):
+    status, out, err = _run(
+        ["fit", "--target-dir", ".", "--out", "m.skops", "--cv", value]
+    )
+    assert status == 2
+    assert "0 (no cross-validation) or at least 2" in err
+
+
+@pytest.fixture
+def npz_sources(digits, tmp_path):
+    X, y = digits
+    pixels = np.round(X * 255).astype(np.uint8)
+    np.savez(tmp_path / "raw.npz", images=pixels, labels=y)
+    np.savez(tmp_path / "labels.npz", X=X, y=np.array(list("ab") * 3, dtype=object))
+    (tmp_path / "pickle.npz").write_bytes(b"\x80\x04garbage, not a zip")
+    content = (tmp_path / "raw.npz").read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(content[: len(content) // 2])
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "source, options, message",
+    [
+        ("pickle.npz", [], "not a .npz file"),
+        ("truncated.npz", [], "not a .npz file"),
+        ("labels.npz", [], "object arrays"),
+        ("raw.npz", [], "Pass --x-key NAME and --y-key NAME"),
+        ("raw.npz", ["--x-key", "images", "--y-key", "labels"], "--scale 255"),
+        ("raw.npz", ["--x-key", "images", "--y-key", "labels", "--scale", "2"], "try"),
+    ],
+)
+def test_npz_sources_get_command_line_messages(
+    source, options, message, npz_sources, folder
+):
+    argv = ["fit", "--target-dir", folder, "--source", npz_sources / source]
+    argv += [*options, "--cache-dir", npz_sources / "cache"]
+    status, out, err = _run([*argv, "--out", npz_sources / "m.skops"])
+    assert status == 2
+    assert message in err
+    assert "allow_pickle" not in err and "X_key=" not in err
+    assert "MinMaxScaler" not in err
+
+
+def test_npz_source_with_keys_and_scale(npz_sources, folder):
+    argv = ["fit", "--target-dir", folder, "--source", npz_sources / "raw.npz"]
+    argv += ["--x-key", "images", "--y-key", "labels", "--scale", "255", "--quick"]
+    argv += ["--size", "8", "8", "--cv", "0", "--cache-dir", npz_sources / "cache"]
+    status, out, err = _run([*argv, "--out", npz_sources / "m.skops"])
+    assert status == 0, err
+    assert "trained on 1000 images of" in out
+
+
+class _Terminal(io.StringIO):
+    """Captured stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def _run_on_terminal(argv):
+    out, err = io.StringIO(), _Terminal()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(a) for a in argv])
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_progress_bar_on_a_terminal_only(digits_source, folder, tmp_path, monkeypatch):
+    pytest.importorskip("tqdm")
+    argv = ["fit", "--target-dir", folder, "--source", digits_source / "digits.npz"]
+    argv += ["--quick", "--size", "8", "8", "--cv", "3", "--max-iter", "2"]
+
+    def run(run, cache, *extra):
+        clear_source_cache()
+        return run([*argv, *extra, "--cache-dir", cache, "--out", tmp_path / "m.skops"])
+
+    status, out, err = run(_run_on_terminal, tmp_path / "c1")
+    assert status == 0, err
+    # Source epochs (3 pretraining epochs per layer + 20), then the folds.
+    assert "source" in err and "/26" in err and "epoch" in err
+    assert "cross-validation" in err and "/3 " in err and "fold" in err
+    assert "can take minutes" not in out  # the bar replaces that line
+    # Quiet with -q, when stderr is no terminal, and without tqdm.
+    assert run(_run_on_terminal, tmp_path / "c2", "-q")[2] == ""
+    status, out, err = run(_run, tmp_path / "c3")
+    assert status == 0 and err == ""
+    assert "Training the source network" in out
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    status, out, err = run(_run_on_terminal, tmp_path / "c4")
+    assert status == 0 and err == ""
+
+
 # -- errors ---------------------------------------------------------------------
 @pytest.fixture
 def bad_inputs(tmp_path, folder):
@@ -313,7 +495,8 @@ def test_user_errors_are_one_line_with_status_2(
     status, out, err = _run(argv)
     assert status == 2
     assert "Traceback" not in err
-    lines = err.strip().splitlines()
+    # Besides the notice printed before a joblib file is loaded: one line.
+    lines = [line for line in err.strip().splitlines() if not line.startswith("note:")]
     assert len(lines) == 1
     assert lines[0].startswith(f"skalltransfer {argv[0]}: error: ")
     assert message in lines[0]

@@ -477,9 +477,7 @@ def test_load_image_folder_sizes(image_folder):
     _check_images(X, 3, 28 * 28)
 
 
-def test_an_image_over_the_pixel_limit_is_too_large_not_corrupt(
-    tmp_path, monkeypatch
-):
+def test_an_image_over_the_pixel_limit_is_too_large_not_corrupt(tmp_path, monkeypatch):
     from PIL import Image
 
     path = tmp_path / "big.png"

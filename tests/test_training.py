@@ -76,3 +76,52 @@ def test_validation_scores_mean_the_same_for_every_estimator(digits):
         assert len(scores) == est.n_iter_
         assert np.all(scores <= 0)  # log-likelihoods, not accuracies
         assert est.best_validation_score_ == scores.max()
+
+
+def test_training_progress_reports_every_epoch_of_a_fit_in_its_block(digits):
+    import threading
+
+    from skalltransfer import StackedAutoencoderClassifier
+    from skalltransfer._training import training_progress
+
+    X, y = digits
+    calls = []
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            StackedAutoencoderClassifier(
+                (8, 6), pretrain_max_iter=2, max_iter=3, random_state=0
+            ).fit(X[:200], y[:200])
+
+    with training_progress(lambda epoch, loss: calls.append((epoch, loss))):
+        fit()
+        # A fit in another thread (as under joblib's threading backend) does
+        # not report into this block: the callback is context-local.
+        thread = threading.Thread(target=fit)
+        thread.start()
+        thread.join()
+    # Pretraining 2 epochs per hidden layer, then 3 fine-tuning epochs.
+    assert [epoch for epoch, _ in calls] == [0, 1, 0, 1, 0, 1, 2]
+    assert all(np.isfinite(loss) for _, loss in calls)
+    fit()  # outside the block: no callback
+    assert len(calls) == 7
+
+
+def test_verbose_prints_one_line_per_epoch_and_nothing_by_default(digits, capsys):
+    from skalltransfer import AllTransferClassifier, StackedAutoencoderClassifier
+
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        source = StackedAutoencoderClassifier(
+            (8,), pretrain_max_iter=2, max_iter=3, random_state=0
+        ).fit(X[y < 6], y[y < 6])
+        AllTransferClassifier(source, max_iter=2, random_state=0).fit(
+            X[y >= 6], y[y >= 6]
+        )
+        assert capsys.readouterr().out == ""
+        source.set_params(verbose=1).fit(X[y < 6], y[y < 6])
+        lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    assert all(" epoch " in line and "loss = " in line for line in lines)

@@ -1,6 +1,7 @@
 """AllTransferClassifier: transfer every layer of a source network, the output
 layer included (Sawada & Kozuka; Sawada et al.)."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -75,7 +76,10 @@ class AllTransferClassifier(BaseTransferClassifier):
         other takes its best free unit); ``"assignment"`` maximises the total
         relation one-to-one (identical to ``"peak"`` without collisions);
         ``"random"`` draws distinct units (the paper's control); a dict
-        ``{class: unit}`` or a sequence of units fixes them.
+        ``{class: unit}`` naming every target class (and nothing else) or a
+        sequence of units fixes them. An explicit selection that cannot be
+        used (``n_transferred_layers < L`` or ``relation="mean"``) is ignored
+        with a warning.
     output_scale : "auto" or float, default="auto"
         Factor applied to the transferred output layer (weights and biases)
         before fine-tuning when the selected units answer for the target
@@ -227,13 +231,26 @@ class AllTransferClassifier(BaseTransferClassifier):
         relation = relation_matrix(outputs, codes, n_classes, self.relation)
         mode = HEAD if T < L else (MEAN if self.relation == "mean" else UNITS)
         explicit = isinstance(self.selection, (dict, list, tuple, np.ndarray))
-        if mode == UNITS or explicit:
+        if mode == UNITS:
             units = select_units(relation, self.selection, rng, classes)
-        elif n_classes <= n_units:
-            # Reported for the relation plot even when not used for training.
-            units = select_units(relation, "assignment", rng, classes)
         else:
-            units = None
+            if explicit:
+                # Not validated as if it were used: it is not.
+                warnings.warn(
+                    "The explicit selection is unused: selected units answer for "
+                    "the target classes only with n_transferred_layers='all' and "
+                    f"relation='count' (here n_transferred_layers={T} of {L}, "
+                    f"relation={self.relation!r}). selected_units_ reports the "
+                    "'assignment' units.",
+                    UserWarning,
+                    stacklevel=5,
+                )
+            # Reported for the relation plot even when not used for training.
+            units = (
+                select_units(relation, "assignment", rng, classes)
+                if n_classes <= n_units
+                else None
+            )
 
         network = base.copy(dtype=X.dtype)
         if T < L:

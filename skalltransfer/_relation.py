@@ -108,6 +108,13 @@ def select_units(relation, selection="assignment", rng=None, classes=None):
             f"sequence of units, got {selection!r}."
         )
     if isinstance(selection, dict):
+        known = set(np.asarray(classes).tolist())
+        unknown = [c for c in selection if c not in known]
+        if unknown:
+            raise ValueError(
+                f"The selection mapping names class(es) {unknown} that are not "
+                f"target classes; the target classes are {list(classes)}."
+            )
         missing = [c for c in classes if c not in selection]
         if missing:
             raise ValueError(

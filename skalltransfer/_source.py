@@ -372,6 +372,24 @@ _STALE_HINT = (
 )
 
 
+def check_source_data(source_data):
+    """Raise the one "wrap it in SourceData" TypeError unless ``source_data``
+    is None or a :class:`SourceData` (describing, never printing, what was
+    given: the arrays may be large)."""
+    if source_data is None or isinstance(source_data, SourceData):
+        return
+    given = type(source_data).__name__
+    if isinstance(source_data, (tuple, list)):
+        kinds = [type(item).__name__ for item in source_data[:3]]
+        if len(source_data) > 3:
+            kinds.append("...")
+        given = f"a {given} of {len(source_data)} ({', '.join(kinds)})"
+    raise TypeError(
+        "source_data must be a skalltransfer.SourceData(X, y) handle, got "
+        f"{given}. Wrap the arrays: source_data=SourceData(X_source, y_source)."
+    )
+
+
 def usable_fitted_source(source, source_data, origin=None):
     """The fitted model a transfer estimator's ``source`` stands for, or None
     when ``source`` has to be fitted from ``source_data`` (then checked to be
@@ -386,12 +404,7 @@ def usable_fitted_source(source, source_data, origin=None):
         The fitted source a transfer estimator held before ``clone`` replaced
         it by an unfitted copy with the same parameters.
     """
-    if source_data is not None and not isinstance(source_data, SourceData):
-        raise TypeError(
-            "source_data must be a skalltransfer.SourceData(X, y) handle, got "
-            f"{type(source_data).__name__}. Wrap the arrays: "
-            "source_data=SourceData(X_source, y_source)."
-        )
+    check_source_data(source_data)
     if isinstance(source, FrozenEstimator):
         if not _is_fitted(source.estimator):
             raise ValueError(

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseStackClassifier, batched, check_unit_interval
 from ._kernels._activations import inplace_softmax
 from ._mmd import check_mmd_layers, mmd_penalty
-from ._source import SourceData, TransferSourceMixin
+from ._source import TransferSourceMixin, check_source_data
 from ._stack import LayerStack
 from ._training import column_norm_constraint, make_optimizer
 
@@ -164,7 +164,9 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     _parameter_constraints: dict = {
         **BaseStackClassifier._parameter_constraints,
         "source": [HasMethods(["fit"])],
-        "source_data": [SourceData, None],
+        # Checked in fit by check_source_data, whose message does not print
+        # the arrays a user passed instead of a SourceData.
+        "source_data": "no_validation",
         "source_memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "solver": [StrOptions({"sgd", "adam"}), None],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
@@ -224,6 +226,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         return self._fit(X, y)
 
     def _start_fit(self, X, codes, classes, rng, warm):
+        check_source_data(self.source_data)
         if warm:
             source, plan = self.source_, self._plan_
         else:

@@ -18,10 +18,14 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skalltransfer import (
     AllTransferClassifier,
+    DirectTransferClassifier,
     MPDBMClassifier,
     SourceData,
+    SourceFeatures,
     StackedAutoencoderClassifier,
+    TruncatedTransferClassifier,
     clear_source_cache,
+    prefit_sources,
 )
 
 
@@ -178,6 +182,60 @@ def test_selection_methods(source_and_target):
         AllTransferClassifier(source, selection=[0, 0, 1, 2]).fit(Xt, yt)
     with pytest.raises(ValueError, match="no unit for target class"):
         AllTransferClassifier(source, selection={"six": 0}).fit(Xt, yt)
+
+
+def test_a_selection_naming_unknown_classes_is_an_error(source_and_target):
+    source, _, _, Xt, yt = source_and_target
+    mapping = {"six": 0, "seven": 1, "eight": 2, "nine": 3, "ten": 4}
+    with pytest.raises(ValueError, match=r"names class\(es\) \['ten'\]"):
+        AllTransferClassifier(source, selection=mapping, max_iter=0).fit(Xt, yt)
+
+
+@pytest.mark.parametrize(
+    "settings", [dict(n_transferred_layers=1), dict(relation="mean")]
+)
+def test_an_unused_explicit_selection_warns_and_is_not_validated(
+    source_and_target, settings
+):
+    source, _, _, Xt, yt = source_and_target
+    # Invalid if it were used (a unit twice), but it is not used.
+    bad = [0, 0, 1, 2]
+    with pytest.warns(UserWarning, match="explicit selection is unused"):
+        clf = AllTransferClassifier(
+            source, selection=bad, max_iter=0, random_state=0, **settings
+        ).fit(Xt, yt)
+    reference = AllTransferClassifier(
+        source, max_iter=0, random_state=0, **settings
+    ).fit(Xt, yt)
+    assert_array_equal(clf.selected_units_, reference.selected_units_)
+    assert_array_equal(clf.predict_proba(Xt), reference.predict_proba(Xt))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s, d: AllTransferClassifier(s, source_data=d),
+        lambda s, d: TruncatedTransferClassifier(s, truncation=1, source_data=d),
+        lambda s, d: SourceFeatures(s, source_data=d),
+        lambda s, d: DirectTransferClassifier(s, source_data=d),
+        lambda s, d: AllTransferClassifier(
+            StackedAutoencoderClassifier(random_state=0), source_data=d
+        ),
+    ],
+)
+def test_source_data_as_a_tuple_gets_one_message_everywhere(source_and_target, make):
+    source, Xs, ys, Xt, yt = source_and_target
+    est = make(source, (Xs, ys))
+    with pytest.raises(TypeError) as excinfo:
+        est.fit(Xt[yt != "nine"], yt[yt != "nine"])
+    message = str(excinfo.value)
+    assert message == (
+        "source_data must be a skalltransfer.SourceData(X, y) handle, got a tuple "
+        "of 2 (ndarray, ndarray). Wrap the arrays: "
+        "source_data=SourceData(X_source, y_source)."
+    )
+    with pytest.raises(TypeError, match="Wrap the arrays"):
+        prefit_sources(make(StackedAutoencoderClassifier(random_state=0), (Xs, ys)))
 
 
 def test_too_many_target_classes_suggests_partial_transfer(digits):

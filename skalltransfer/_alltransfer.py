@@ -93,7 +93,9 @@ class AllTransferClassifier(BaseTransferClassifier):
         the training samples. **Deviation** from the paper; see the user
         guide for the measurements behind the default.
     class_weight : "balanced", dict or None, default=None
-        Class weights of the fine-tuning loss, for imbalanced targets.
+        Class weights of the fine-tuning loss, for imbalanced targets: a dict
+        maps target labels to weights; "balanced" weighs each class by its
+        inverse frequency.
     {common_parameters}
     Attributes
     ----------

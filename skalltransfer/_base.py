@@ -26,8 +26,10 @@ def check_unit_interval(X, what="X"):
         return
     lo, hi = float(X.min()), float(X.max())
     if lo < 0.0 or hi > 1.0:
+        # scikit-learn's wording for estimators tagged positive_only.
+        negative = "Negative values in data: " if lo < 0.0 else ""
         raise ValueError(
-            f"{what} must hold values in [0, 1] (binary visible units / "
+            f"{negative}{what} must hold values in [0, 1] (binary visible units / "
             f"pixel intensities), but its values range over [{lo:g}, {hi:g}]. "
             "Scale it first, e.g. divide 8-bit images by 255 or put "
             "sklearn.preprocessing.MinMaxScaler(clip=True) before this "
@@ -98,9 +100,12 @@ def fitted_params_hash(estimator):
     return recorded if recorded is not None else weights_params_hash(estimator)
 
 
-def batched(func, X, batch_size=PREDICT_BATCH_SIZE):
+def batched(func, X, batch_size=None):
     """Apply ``func`` to row chunks of ``X`` into one preallocated output, so
-    the extra memory is one chunk, whatever the number of rows."""
+    the extra memory is one chunk, whatever the number of rows.
+    ``batch_size`` None reads ``PREDICT_BATCH_SIZE`` at call time."""
+    if batch_size is None:
+        batch_size = PREDICT_BATCH_SIZE
     n = X.shape[0]
     if n <= batch_size:
         return func(X)
@@ -339,6 +344,8 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
+        # Binary visible units refuse negative input (and values above 1).
+        tags.input_tags.positive_only = bool(self._requires_unit_interval)
         tags.transformer_tags.preserves_dtype = ["float32", "float64"]
         tags.classifier_tags.multi_class = True
         return tags

@@ -17,7 +17,7 @@ from ._stack import LayerStack
 def _check_source_input(source, stack, X):
     if stack.layer_sizes[0] != X.shape[1]:
         raise ValueError(
-            f"X has {X.shape[1]} features but the source network expects "
+            f"X has {X.shape[1]} feature(s) but the source network expects "
             f"{stack.layer_sizes[0]}; resize the images to the source's input size."
         )
     if getattr(source, "_requires_unit_interval", False):
@@ -123,7 +123,10 @@ class SourceFeatures(TransferSourceMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
         stack = LayerStack.from_estimator(self.source_)
         _check_source_input(self.source_, stack, X)
-        return batched(lambda c: stack.hidden_representation(c, self.layer_), X)
+        H = batched(lambda c: stack.hidden_representation(c, self.layer_), X)
+        # As the tags promise: float32 in, float32 out, whatever the source's
+        # own dtype.
+        return H.astype(X.dtype, copy=False)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
@@ -255,3 +258,10 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         # predict_proba first: it raises NotFittedError before fit.
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # fit learns nothing from the target data: on data unlike the
+        # source's the score is whatever the source makes of it.
+        tags.classifier_tags.poor_score = True
+        return tags

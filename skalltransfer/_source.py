@@ -29,6 +29,7 @@ import joblib
 import numpy as np
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils import get_tags
 from sklearn.utils.validation import _is_fitted, check_array, column_or_1d
 
 from ._base import check_unit_interval, fitted_params_hash, weights_params_hash
@@ -471,6 +472,13 @@ class TransferSourceMixin:
         if origin is not None:
             new._source_origin = origin
         return new
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Input goes through the source network: it refuses what the source
+        # refuses (pixel intensities in [0, 1] for binary visible units).
+        tags.input_tags.positive_only = get_tags(self.source).input_tags.positive_only
+        return tags
 
     def _fitted_source(self):
         """The fitted source model (see :func:`resolve_source`)."""

@@ -234,7 +234,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         base = LayerStack.from_estimator(source)
         if base.layer_sizes[0] != X.shape[1]:
             raise ValueError(
-                f"X has {X.shape[1]} features but the source network expects "
+                f"X has {X.shape[1]} feature(s) but the source network expects "
                 f"{base.layer_sizes[0]}; resize the target images to the "
                 "source's input size (e.g. load_image_folder(size=(28, 28)))."
             )
@@ -255,7 +255,10 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     def _sample_weight(self, codes, dtype):
         if self.class_weight is None:
             return None
-        return compute_sample_weight(self.class_weight, codes).astype(dtype)
+        # A dict is keyed by the target labels, as in scikit-learn, not by
+        # their codes.
+        labels = self.classes_[codes]
+        return compute_sample_weight(self.class_weight, labels).astype(dtype)
 
     def _finetune_defaults(self, network):
         return network.family.finetune_defaults(self.source_.get_params(), network)

@@ -41,8 +41,9 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
         ``"roc_auc"`` or ``"average_precision"`` for imbalanced binary
         tasks).
     class_weight : "balanced", dict or None, default="balanced"
-        Class weights of the fine-tuning loss. Balanced by default, as
-        imbalanced medical targets are the rule.
+        Class weights of the fine-tuning loss (a dict maps target labels to
+        weights). Balanced by default, as imbalanced medical targets are the
+        rule.
     {common_parameters}
     Attributes
     ----------

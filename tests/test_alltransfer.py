@@ -263,19 +263,41 @@ def test_mean_relation(source_and_target):
     assert clf.score(Xt, yt) > 0.8
 
 
-def test_mpdbm_source_is_finetuned_with_its_own_objective(digits):
+def test_mpdbm_source_is_finetuned_with_its_own_objective(digits, monkeypatch):
+    from skalltransfer._families import FEEDFORWARD, MPDBM
+
     X, y = digits
     source = MPDBMClassifier(
         (24, 16), n_mean_field_iter=4, max_iter=5, learning_rate_init=5, random_state=0
     )
     source.fit(X[y < 6], y[y < 6])
     Xt, yt = X[y >= 6], y[y >= 6]
+    # Record which family's objective each fine-tuning trains with.
+    calls = []
+    for family in (FEEDFORWARD, MPDBM):
+        original = type(family).objective
+
+        def spy(self, stack, *args, _original=original, **kwargs):
+            calls.append((self.name, stack.family.name))
+            return _original(self, stack, *args, **kwargs)
+
+        monkeypatch.setattr(type(family), "objective", spy)
     for T in ("all", 2, 0):
+        calls.clear()
         clf = AllTransferClassifier(
             source, n_transferred_layers=T, max_iter=3, random_state=0
         ).fit(Xt, yt)
+        assert calls == [("mpdbm", "mpdbm")]
         assert clf.network_.family == "mpdbm"
         assert clf.predict_proba(Xt).shape == (len(Xt), 4)
+        # The multi-prediction objective reconstructs the visible units, so
+        # it trains the visible bias, which back-propagation has not got.
+        start = np.zeros(64) if T == 0 else source.visible_intercept_
+        assert not np.allclose(clf.network_.visible_intercept, start)
+    # Fine-tuned with it for longer, the transfer learns the target task.
+    clf = AllTransferClassifier(source, max_iter=30, random_state=0).fit(Xt, yt)
+    assert clf.score(Xt, yt) > 0.6
+    assert np.mean(clf.loss_curve_[-5:]) < np.mean(clf.loss_curve_[:5])
     clf = AllTransferClassifier(
         source, n_transferred_layers=2, extra_hidden_layer=8, max_iter=2, random_state=0
     ).fit(Xt, yt)
@@ -298,9 +320,14 @@ def test_cross_val_score_never_refits_or_changes_the_source(source_and_target):
     source = CountingSAE(**SAE_KW).fit(Xs, ys)
     assert CountingSAE.n_fits == 1
     before = fingerprint(source)
+    all_scores = []
     for src in (source, FrozenEstimator(source)):
         scores = cross_val_score(AllTransferClassifier(src, **FAST), Xt, yt, cv=5)
-        assert scores.shape == (5,) and np.all(scores > 0.25)
+        # 4 classes: chance is 0.25; 8 epochs of transfer reach 0.73-0.88.
+        assert scores.shape == (5,) and np.all(scores > 0.6)
+        assert scores.mean() > 0.7
+        all_scores.append(scores)
+    assert_array_equal(*all_scores)  # the same source either way
     assert CountingSAE.n_fits == 1
     assert fingerprint(source) == before
 
@@ -398,7 +425,9 @@ def test_inputs_are_not_modified_and_bad_input(source_and_target):
     AllTransferClassifier(source, **FAST).fit(Xt, yt).predict(Xt)
     assert_array_equal(Xt, X0)
     assert_array_equal(yt, y0)
-    with pytest.raises(ValueError, match="features but the source network expects"):
+    with pytest.raises(
+        ValueError, match=r"feature\(s\) but the source network expects"
+    ):
         AllTransferClassifier(source).fit(Xt[:, :10], yt)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         AllTransferClassifier(source).fit(Xt * 16, yt)
@@ -407,16 +436,43 @@ def test_inputs_are_not_modified_and_bad_input(source_and_target):
 
 
 def test_class_weight_and_early_stopping(source_and_target):
+    from sklearn.utils.class_weight import compute_class_weight
+
     source, _, _, Xt, yt = source_and_target
-    clf = AllTransferClassifier(
-        source,
-        class_weight="balanced",
-        early_stopping=True,
-        validation_fraction=0.2,
-        max_iter=10,
-        random_state=0,
-    )
-    clf.fit(Xt[:40], yt[:40])
+    X, y = Xt[:120], yt[:120]
+
+    def fit(X, class_weight, **kwargs):
+        # A new head (T=1): the network to tune does not depend on X.
+        return AllTransferClassifier(
+            source,
+            n_transferred_layers=1,
+            class_weight=class_weight,
+            max_iter=5,
+            random_state=0,
+            **kwargs,
+        ).fit(X, y)
+
+    # A class weighted 0 is out of the loss: other images in its place leave
+    # the fine-tuned network bit for bit the same ...
+    six = y == "six"
+    X_other = X.copy()
+    X_other[six] = X[~six][: six.sum()]
+    zero = {"six": 0.0, "seven": 1.0, "eight": 1.0, "nine": 1.0}
+    for a, b in zip(fit(X, zero).coefs_, fit(X_other, zero).coefs_):
+        assert_array_equal(a, b)
+    # ... which they do not without class weights.
+    assert not np.array_equal(fit(X, None).coefs_[0], fit(X_other, None).coefs_[0])
+    # "balanced" weighs each class by its inverse frequency.
+    classes = np.unique(y)
+    weights = compute_class_weight("balanced", classes=classes, y=y)
+    assert len(set(weights.round(6))) > 1  # the classes are imbalanced here
+    balanced = fit(X, "balanced")
+    explicit = fit(X, dict(zip(classes, weights)))
+    assert_allclose(balanced.coefs_[-1], explicit.coefs_[-1], rtol=1e-6)
+    assert not np.allclose(balanced.coefs_[-1], fit(X, None).coefs_[-1])
+
+    clf = fit(X, "balanced", early_stopping=True, validation_fraction=0.2)
+    assert len(clf.validation_scores_) == clf.n_iter_
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 

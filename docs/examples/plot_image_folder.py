@@ -25,7 +25,6 @@ import shutil
 import tempfile
 import warnings
 
-import joblib
 import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
@@ -37,6 +36,8 @@ from skalltransfer import (
     AllTransferClassifier,
     RelationDisplay,
     StackedAutoencoderClassifier,
+    load_model,
+    save_model,
 )
 from skalltransfer.datasets import load_image_folder, load_images, load_mnist
 
@@ -147,18 +148,20 @@ RelationDisplay.from_estimator(clf)
 # %%
 # Saving and applying the model
 # -----------------------------
-# The fitted classifier (with its source) pickles like any scikit-learn
-# estimator. :func:`~skalltransfer.datasets.load_images` reads unlabelled
-# images the same way as the training images.
-model_path = os.path.join(workdir, "model.joblib")
-joblib.dump(clf, model_path)
+# :func:`~skalltransfer.save_model` writes the fitted classifier (with its
+# source) as a ``.skops`` file, which :func:`~skalltransfer.load_model` reads
+# back without running any code from it (unlike a pickle).
+# :func:`~skalltransfer.datasets.load_images` reads unlabelled images the
+# same way as the training images.
+model_path = os.path.join(workdir, "model.skops")
+save_model(clf, model_path)
 
 new_images = os.path.join(workdir, "new")
 write_images(new_images, lesion, 3, rng, "a")
 write_images(new_images, non_lesion, 3, rng, "b")
 X_new, paths = load_images(new_images, size=(28, 28))
 
-model = joblib.load(model_path)
+model = load_model(model_path)
 for path, label, proba in zip(paths, model.predict(X_new), model.predict_proba(X_new)):
     print(f"{os.path.basename(path)}: {label} (p = {proba.max():.2f})")
 

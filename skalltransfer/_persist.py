@@ -58,8 +58,12 @@ def _import_package():
     defined (the package root does not import, e.g., ``active``)."""
     root = os.path.dirname(os.path.abspath(__file__))
     for info in pkgutil.walk_packages([root], prefix=f"{_PACKAGE}."):
-        if not info.name.endswith("__main__"):
+        if info.name.endswith("__main__"):
+            continue
+        try:
             __import__(info.name)
+        except ImportError:  # a module needing a missing optional dependency
+            continue
 
 
 def trusted_types():

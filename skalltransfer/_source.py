@@ -477,7 +477,11 @@ class TransferSourceMixin:
         tags = super().__sklearn_tags__()
         # Input goes through the source network: it refuses what the source
         # refuses (pixel intensities in [0, 1] for binary visible units).
-        tags.input_tags.positive_only = get_tags(self.source).input_tags.positive_only
+        try:
+            source_tags = get_tags(self.source)
+        except (AttributeError, TypeError):  # not a scikit-learn estimator
+            return tags
+        tags.input_tags.positive_only = source_tags.input_tags.positive_only
         return tags
 
     def _fitted_source(self):

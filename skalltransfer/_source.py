@@ -445,10 +445,17 @@ def resolve_source(source, source_data, memory, origin=None):
     """The fitted source model to transfer from (see
     :func:`usable_fitted_source`), fitted from ``source_data`` through the
     caches when needed; never modifies ``source``."""
+    return resolve_source_with_status(source, source_data, memory, origin)[0]
+
+
+def resolve_source_with_status(source, source_data, memory, origin=None):
+    """:func:`resolve_source` and where the model came from: ``"given"`` (a
+    fitted source used as it is) or a status of
+    :func:`fit_source_with_status`."""
     fitted = usable_fitted_source(source, source_data, origin)
-    if fitted is None:
-        fitted = fit_source_cached(source, source_data, memory)
-    return fitted
+    if fitted is not None:
+        return fitted, "given"
+    return fit_source_with_status(source, source_data, memory)
 
 
 class TransferSourceMixin:

@@ -363,7 +363,7 @@ def _fit_cli_source(source, data, cache_dir, show_bar):
     """
     from sklearn.exceptions import ConvergenceWarning
 
-    from ._source import fit_source_with_status, is_cached
+    from ._source import is_cached, resolve_source_with_status
     from ._training import training_progress
 
     cached = is_cached(source, data, cache_dir)
@@ -385,7 +385,7 @@ def _fit_cli_source(source, data, cache_dir, show_bar):
         warnings.simplefilter("always")
         # A fixed number of epochs is the plan, not a failure worth a warning.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fitted, status = fit_source_with_status(source, data, cache_dir)
+        fitted, status = resolve_source_with_status(source, data, cache_dir)
     for warning in caught:
         print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
     return fitted, status

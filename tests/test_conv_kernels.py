@@ -299,8 +299,17 @@ def test_conv_net_dtypes_truncation_and_chunked_inference(dtype):
     )
     cg, ig = conv_net_backward(coefs, cache, g, "relu", workspace=ws)
     assert all(a.dtype == dtype for a in cg + ig)
-    # Chunked inference without a cache gives the same output and hidden codes.
+    assert cache.patches[0] is not None  # small enough to keep
+    # Patches recomputed chunk by chunk give the same gradients.
+    small = conv_net_forward(
+        coefs, intercepts, X, GEOMETRY, "relu", "softmax", max_bytes=1
+    )
+    assert small.patches == [None, None]
+    cg1, ig1 = conv_net_backward(coefs, small, g, "relu", max_bytes=1)
     tol = 1e-5 if dtype == np.float32 else 1e-12
+    for got, want in zip(cg1 + ig1, cg + ig):
+        assert_allclose(got, want, rtol=tol, atol=tol)
+    # Chunked inference without a cache gives the same output and hidden codes.
     proba = conv_net_predict(
         coefs, intercepts, X, GEOMETRY, "relu", "softmax", batch_size=4
     )

@@ -38,6 +38,12 @@ def _matmul(a, b, out=None):
 
 
 # -- im2col / col2im -------------------------------------------------------------------
+# The kernels index flat views with unsigned integers: Numba then drops the
+# negative-index wraparound test, and LLVM vectorises the contiguous runs
+# (ten times faster than 4-D signed indexing for 32 channels).
+_U = np.uint64
+
+
 @njit(cache=True)
 def im2col(x, kh, kw, pad, out):
     """Patches of ``x`` (B, H, W, C) as the rows of ``out`` (B*Ho*Wo, kh*kw*C),
@@ -45,30 +51,33 @@ def im2col(x, kh, kw, pad, out):
     B, H, W, C = x.shape
     Ho = H + 2 * pad - kh + 1
     Wo = W + 2 * pad - kw + 1
-    xr = x.reshape(B, H, W * C)  # one image row is one contiguous run
-    row = 0
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    run = kw * C  # one kernel row of a patch: contiguous in x and in out
+    o = 0
     for b in range(B):
         for y in range(Ho):
             for xo in range(Wo):
                 # Kernel columns dx0 <= dx < dx1 fall inside the image.
                 dx0 = max(0, pad - xo)
                 dx1 = max(dx0, min(kw, W + pad - xo))
-                src0 = (xo + dx0 - pad) * C
+                lo, hi = _U(dx0 * C), _U(dx1 * C)
                 for dy in range(kh):
-                    base = dy * kw * C
                     iy = y + dy - pad
+                    d = _U(o)
+                    o += run
                     if iy < 0 or iy >= H:
-                        for j in range(kw * C):
-                            out[row, base + j] = 0
+                        for j in range(_U(run)):
+                            of[d + j] = 0
                         continue
-                    for j in range(dx0 * C):
-                        out[row, base + j] = 0
-                    dst = base + dx0 * C
-                    for j in range((dx1 - dx0) * C):
-                        out[row, dst + j] = xr[b, iy, src0 + j]
-                    for j in range(dx1 * C, kw * C):
-                        out[row, base + j] = 0
-                row += 1
+                    # s + j stays >= 0 for j >= lo, the first index read.
+                    s = _U(((b * H + iy) * W + xo - pad) * C)
+                    for j in range(lo):
+                        of[d + j] = 0
+                    for j in range(lo, hi):
+                        of[d + j] = xf[s + j]
+                    for j in range(hi, _U(run)):
+                        of[d + j] = 0
 
 
 @njit(cache=True)
@@ -78,23 +87,27 @@ def col2im(cols, kh, kw, pad, out):
     B, H, W, C = out.shape
     Ho = H + 2 * pad - kh + 1
     Wo = W + 2 * pad - kw + 1
-    out[...] = 0
-    outr = out.reshape(B, H, W * C)
-    row = 0
+    of = out.reshape(-1)
+    cf = cols.reshape(-1)
+    for i in range(_U(of.size)):
+        of[i] = 0
+    run = kw * C
+    o = 0
     for b in range(B):
         for y in range(Ho):
             for xo in range(Wo):
                 dx0 = max(0, pad - xo)
                 dx1 = max(dx0, min(kw, W + pad - xo))
-                dst0 = (xo + dx0 - pad) * C
+                lo, hi = _U(dx0 * C), _U(dx1 * C)
                 for dy in range(kh):
                     iy = y + dy - pad
+                    s = _U(o)
+                    o += run
                     if iy < 0 or iy >= H:
                         continue
-                    src = dy * kw * C + dx0 * C
-                    for j in range((dx1 - dx0) * C):
-                        outr[b, iy, dst0 + j] += cols[row, src + j]
-                row += 1
+                    d = _U(((b * H + iy) * W + xo - pad) * C)
+                    for j in range(lo, hi):
+                        of[d + j] += cf[s + j]
 
 
 # -- max-pooling -----------------------------------------------------------------------
@@ -103,25 +116,33 @@ def _maxpool_bias(x, b, p, out, argmax):
     """``out = maxpool(x) + b`` and the window index of each maximum."""
     B, H, W, C = x.shape
     Hp, Wp = H // p, W // p
+    xf = x.reshape(-1)
+    of = out.reshape(-1)
+    af = argmax.reshape(-1)
+    o = 0
     for n in range(B):
         for i in range(Hp):
             for j in range(Wp):
-                for c in range(C):
-                    out[n, i, j, c] = x[n, i * p, j * p, c]
-                    argmax[n, i, j, c] = 0
+                d = _U(o)
+                o += C
+                s = _U(((n * H + i * p) * W + j * p) * C)
+                for c in range(_U(C)):
+                    of[d + c] = xf[s + c]
+                    af[d + c] = 0
                 for u in range(p):
                     for v in range(p):
                         if u == 0 and v == 0:
                             continue
                         k = u * p + v
-                        for c in range(C):
-                            val = x[n, i * p + u, j * p + v, c]
+                        s = _U(((n * H + i * p + u) * W + j * p + v) * C)
+                        for c in range(_U(C)):
+                            val = xf[s + c]
                             # Strictly greater: the first maximum wins ties.
-                            if val > out[n, i, j, c]:
-                                out[n, i, j, c] = val
-                                argmax[n, i, j, c] = k
-                for c in range(C):
-                    out[n, i, j, c] += b[c]
+                            if val > of[d + c]:
+                                of[d + c] = val
+                                af[d + c] = k
+                for c in range(_U(C)):
+                    of[d + c] += b[c]
 
 
 def maxpool_forward(x, p, out, argmax):
@@ -134,17 +155,55 @@ def maxpool_forward(x, p, out, argmax):
 
 @njit(cache=True)
 def maxpool_backward(dout, argmax, p, dx):
-    """Adjoint of max-pooling: zero ``dx`` (B, H, W, C) and put each entry of
-    ``dout`` (B, H//p, W//p, C) at its window's maximum."""
-    dx[...] = 0
-    B, Hp, Wp, C = dout.shape
+    """Adjoint of max-pooling: write ``dx`` (B, H, W, C), each entry of
+    ``dout`` (B, H//p, W//p, C) at its window's maximum, zero elsewhere."""
+    B, H, W, C = dx.shape
+    Hp, Wp = dout.shape[1], dout.shape[2]
+    xf = dx.reshape(-1)
+    df = dout.reshape(-1)
+    af = argmax.reshape(-1)
+    o = 0
     for n in range(B):
+        # Every window is written whole: no separate zeroing pass.
         for i in range(Hp):
             for j in range(Wp):
-                for c in range(C):
-                    k = argmax[n, i, j, c]
-                    u = k // p
-                    dx[n, i * p + u, j * p + k - u * p, c] = dout[n, i, j, c]
+                d = _U(o)
+                o += C
+                for u in range(p):
+                    for v in range(p):
+                        k = u * p + v
+                        s = _U(((n * H + i * p + u) * W + j * p + v) * C)
+                        for c in range(_U(C)):
+                            xf[s + c] = df[d + c] if af[d + c] == k else 0
+        # Rows and columns cut off by the floor of H / p and W / p.
+        for y in range(H):
+            for xo in range(0 if y >= Hp * p else Wp * p, W):
+                s = _U(((n * H + y) * W + xo) * C)
+                for c in range(_U(C)):
+                    xf[s + c] = 0
+
+
+@njit(cache=True)
+def _relu_derivative(A, delta):
+    """Zero ``delta`` where the ReLU output ``A`` is 0 (same shapes)."""
+    af = A.reshape(-1)
+    df = delta.reshape(-1)
+    for i in range(_U(af.size)):
+        if af[i] <= 0:
+            df[i] = 0
+
+
+def _inplace_relu_derivative(A, delta):
+    """:func:`_relu_derivative` for C-contiguous arrays, NumPy otherwise."""
+    if A.flags.c_contiguous and delta.flags.c_contiguous:
+        _relu_derivative(A, delta)
+    else:
+        DERIVATIVES["relu"](A, delta)
+
+
+# NumPy's boolean-mask assignment builds a mask array and scatters; this
+# kernel is ~50x faster on a conv layer's output (64 x 6272 floats).
+_DERIVATIVES = {**DERIVATIVES, "relu": _inplace_relu_derivative}
 
 
 def argmax_dtype(p):
@@ -199,6 +258,7 @@ def conv_forward(
     pool=1,
     argmax=None,
     out=None,
+    patches=None,
     max_bytes=MAX_BYTES,
     workspace=None,
 ):
@@ -207,7 +267,10 @@ def conv_forward(
     With ``pool > 1`` the result is max-pooled to ``(B, Ho//pool, Wo//pool,
     C_out)`` inside the chunk loop (the un-pooled map is never stored) and
     ``argmax`` (an int array of that shape) receives the window indices.
-    ``out`` may be given; ``workspace`` is an optional dict of reused buffers.
+    ``out`` may be given. ``patches``, a (B*Ho*Wo, kh*kw*C_in) array, keeps
+    the whole batch's im2col for :func:`conv_backward`; otherwise they live
+    in a chunk buffer of at most ``max_bytes``. ``workspace`` is an optional
+    dict of scratch buffers reused across calls.
     """
     _check_conv(x, W, kh, kw)
     B, H, Wd, _ = x.shape
@@ -220,18 +283,20 @@ def conv_forward(
         raise ValueError("pool > 1 needs an argmax array of the pooled shape.")
     step = _chunk(B, Ho * Wo, K, x.itemsize, max_bytes)
     rows = step * Ho * Wo
-    cols = _scratch(workspace, "cols", (rows, K), x.dtype)
+    if patches is None:
+        cols = _scratch(workspace, "cols", (rows, K), x.dtype)
     if pool > 1:
         Z = _scratch(workspace, "z", (rows, C_out), x.dtype)
     out2 = out.reshape(B * Hp * Wp, C_out)
     for s in range(0, B, step):
         n = min(step, B - s)
-        r = n * Ho * Wo
-        im2col(x[s : s + n], kh, kw, pad, cols[:r])
+        r0, r = s * Ho * Wo, n * Ho * Wo
+        P = cols[:r] if patches is None else patches[r0 : r0 + r]
+        im2col(x[s : s + n], kh, kw, pad, P)
         if pool == 1:
-            _matmul(cols[:r], W, out=out2[s * Ho * Wo : s * Ho * Wo + r])
+            _matmul(P, W, out=out2[r0 : r0 + r])
         else:
-            _matmul(cols[:r], W, out=Z[:r])
+            _matmul(P, W, out=Z[:r])
             _maxpool_bias(
                 Z[:r].reshape(n, Ho, Wo, C_out),
                 b,
@@ -254,14 +319,16 @@ def conv_backward(
     pool=1,
     argmax=None,
     need_dx=True,
+    patches=None,
     max_bytes=MAX_BYTES,
     workspace=None,
 ):
     """Gradients ``(dW, db, dx)`` of :func:`conv_forward` from ``dout``, the
     gradient w.r.t. its (pooled) output; ``dx`` is None unless ``need_dx``.
 
-    Per chunk, ``im2col`` is recomputed (cheaper than keeping the whole-batch
-    patches in memory), ``dW += cols.T @ dZ`` and ``dx = col2im(dZ @ W.T)``.
+    Per chunk: ``dW += P.T @ dZ`` and ``dx = col2im(dZ @ W.T)``, where the
+    patches ``P`` come from ``patches`` (kept by the forward pass) or are
+    recomputed by ``im2col``: cheaper than keeping a large batch's patches.
     """
     _check_conv(x, W, kh, kw)
     B, H, Wd, C_in = x.shape
@@ -279,19 +346,24 @@ def conv_backward(
     dZ_all = dout.reshape(-1, C_out)
     for s in range(0, B, step):
         n = min(step, B - s)
-        r = n * Ho * Wo
+        r0, r = s * Ho * Wo, n * Ho * Wo
         if pool > 1:
             dZ = dZ_chunk[:r]
             maxpool_backward(
                 dout[s : s + n], argmax[s : s + n], pool, dZ.reshape(n, Ho, Wo, C_out)
             )
         else:
-            dZ = dZ_all[s * Ho * Wo : s * Ho * Wo + r]
-        im2col(x[s : s + n], kh, kw, pad, cols[:r])
-        _matmul(cols[:r].T, dZ, out=dW_part)
+            dZ = dZ_all[r0 : r0 + r]
+        if patches is None:
+            P = cols[:r]
+            im2col(x[s : s + n], kh, kw, pad, P)
+        else:
+            P = patches[r0 : r0 + r]
+        _matmul(P.T, dZ, out=dW_part)
         dW += dW_part
         if need_dx:
-            # The patches are no longer needed: their buffer takes dZ @ W.T.
+            # The chunk buffer takes dZ @ W.T (the patches are used up, or
+            # kept elsewhere and left intact).
             _matmul(dZ, W.T, out=cols[:r])
             col2im(cols[:r], kh, kw, pad, dx[s : s + n])
     return dW, db, dx
@@ -335,11 +407,14 @@ class ConvCache(NamedTuple):
     after a full pass it ends with the output activations and the logits, as
     :func:`~skalltransfer._kernels._feedforward.forward_pass` does.
     ``argmax`` holds each conv layer's pooling indices (None without
-    pooling); ``shapes`` is :func:`conv_layer_shapes`' first result.
+    pooling), ``patches`` its whole-batch im2col when that fits in
+    ``max_bytes`` (else None: the backward pass recomputes it chunk by
+    chunk); ``shapes`` is :func:`conv_layer_shapes`' first result.
     """
 
     activations: list
     argmax: list
+    patches: list
     geometry: tuple
     shapes: list
 
@@ -402,8 +477,9 @@ def _forward(
     max_bytes,
     workspace,
 ):
-    """Forward pass; with ``keep`` every layer's output and argmax are kept,
-    otherwise only the last one (argmax in reused scratch buffers)."""
+    """Forward pass; with ``keep`` every layer's output, argmax and (when
+    they fit in ``max_bytes``) patches are kept, otherwise only the last
+    output (argmax in reused scratch buffers)."""
     shapes = _net_shapes(coefs, geometry)
     n_conv = len(shapes)
     X = np.ascontiguousarray(X)
@@ -414,7 +490,7 @@ def _forward(
     B = X.shape[0]
     hidden = ACTIVATIONS[hidden_activation]
     stop = len(coefs) if n_layers is None else n_layers
-    activations, argmaxes = [X], []
+    activations, argmaxes, patches = [X], [], []
     A = X
     for k in range(stop):
         if k < n_conv:
@@ -429,6 +505,12 @@ def _forward(
                     if keep
                     else _scratch(workspace, "argmax", am_shape, argmax_dtype(pool))
                 )
+            P = None
+            K = coefs[k].shape[0]
+            n_rows = B * shapes[k][1][0] * shapes[k][1][1]
+            if keep and n_rows * K * X.itemsize <= max_bytes:
+                # Small enough to keep: the backward pass skips its im2col.
+                P = np.empty((n_rows, K), dtype=X.dtype)
             conv_forward(
                 A.reshape(B, *in_shape),
                 coefs[k],
@@ -439,11 +521,13 @@ def _forward(
                 pool=pool,
                 argmax=am,
                 out=out,
+                patches=P,
                 max_bytes=max_bytes,
                 workspace=workspace,
             )
             A = hidden(out.reshape(B, -1))
             argmaxes.append(am)
+            patches.append(P)
         else:
             Z = _matmul(A, coefs[k])
             Z += intercepts[k]
@@ -457,7 +541,7 @@ def _forward(
                 A = hidden(Z)
         if keep:
             activations.append(A)
-    return activations, argmaxes, shapes, A
+    return activations, argmaxes, patches, shapes, A
 
 
 def conv_net_forward(
@@ -481,7 +565,7 @@ def conv_net_forward(
     (conv and dense counted together). Returns a :class:`ConvCache`; after a
     full pass ``cache.activations[-2]`` is the output and ``[-1]`` the logits.
     """
-    activations, argmaxes, shapes, _ = _forward(
+    activations, argmaxes, patches, shapes, _ = _forward(
         coefs,
         intercepts,
         X,
@@ -493,7 +577,7 @@ def conv_net_forward(
         max_bytes,
         workspace,
     )
-    return ConvCache(activations, argmaxes, geometry, shapes)
+    return ConvCache(activations, argmaxes, patches, geometry, shapes)
 
 
 def conv_net_predict(
@@ -526,7 +610,7 @@ def conv_net_predict(
             False,
             max_bytes,
             workspace,
-        )[3]
+        )[-1]
         if result is None:
             result = np.empty((n, A.shape[1]), dtype=A.dtype)
         result[s : s + A.shape[0]] = A
@@ -553,7 +637,7 @@ def conv_net_backward(
     ``cache.activations[l]``, added in during the sweep (e.g. an MMD penalty
     on hidden codes). Returns the lists ``coef_grads, intercept_grads``.
     """
-    activations, argmaxes, geometry, shapes = cache
+    activations, argmaxes, patches, geometry, shapes = cache
     n = len(coefs)
     n_conv = len(shapes)
     if len(activations) != n + 2:
@@ -564,7 +648,7 @@ def conv_net_backward(
             raise ValueError(f"Hidden layers are numbered 1..{n - 1}, got {layer}.")
     coef_grads = [None] * n
     intercept_grads = [None] * n
-    derivative = DERIVATIVES[hidden_activation]
+    derivative = _DERIVATIVES[hidden_activation]
     delta = output_grad
     B = activations[0].shape[0]
     for k in range(n - 1, frozen - 1, -1):
@@ -585,6 +669,7 @@ def conv_net_backward(
                 pool=pool,
                 argmax=argmaxes[k],
                 need_dx=k > frozen,
+                patches=patches[k],
                 max_bytes=max_bytes,
                 workspace=workspace,
             )
@@ -634,7 +719,7 @@ def conv_dae_loss_grad(
     Ho, Wo = conv_output_shape(H, Wd, kh, kw, pad)
     if (Ho, Wo) != (H, Wd):
         raise ValueError("The autoencoder needs a padding that keeps the image size.")
-    act, derivative = ACTIVATIONS[activation], DERIVATIVES[activation]
+    act, derivative = ACTIVATIONS[activation], _DERIVATIVES[activation]
     dt = x_clean.dtype
     step = _chunk(B, Ho * Wo, K, x_clean.itemsize, max_bytes)
     rows = step * Ho * Wo

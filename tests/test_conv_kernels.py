@@ -327,6 +327,12 @@ def test_conv_net_dtypes_truncation_and_chunked_inference(dtype):
         assert_allclose(codes, acts[n_layers], rtol=tol, atol=tol)
     with pytest.raises(ValueError, match="full forward pass"):
         conv_net_backward(coefs, part, g, "relu")
+    empty = conv_net_predict(coefs, intercepts, X[:0], GEOMETRY, "relu", "softmax")
+    assert empty.shape == (0, 3) and empty.dtype == dtype
+    with pytest.raises(TypeError, match="parameters"):
+        conv_net_forward(
+            coefs, intercepts, X.astype(np.float16), GEOMETRY, "relu", "softmax"
+        )
 
 
 def test_conv_net_stable_on_extreme_inputs():
@@ -392,6 +398,12 @@ def test_conv_dae_float32_and_reference_loss():
         W, b, c, x, x, 5, 5, 2, "logistic", "cross_entropy", workspace={}
     )
     assert dW.dtype == db.dtype == dc.dtype == np.float32
+    # Saturated logits and codes: finite, no overflow warnings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for loss in ("cross_entropy", "squared_error"):
+            out = conv_dae_loss_grad(W * 1e4, b, c, x, x, 5, 5, 2, "logistic", loss)
+            assert all(np.all(np.isfinite(v)) for v in out)
     # NumPy reference: encoder, transposed conv with flipped kernels, softplus.
     h = 1 / (1 + np.exp(-conv_ref(x, W, b, 5, 5, 2)))
     Wf = W.reshape(5, 5, 1, 4)[::-1, ::-1].transpose(0, 1, 3, 2).reshape(100, 1)

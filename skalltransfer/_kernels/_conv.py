@@ -220,7 +220,7 @@ def conv_output_shape(H, W, kh, kw, pad):
 def _chunk(n_images, rows_per_image, n_cols, itemsize, max_bytes):
     """Images per chunk so that an im2col buffer fits in ``max_bytes``."""
     per_image = max(1, rows_per_image * n_cols * itemsize)
-    return int(min(n_images, max(1, max_bytes // per_image)))
+    return int(max(1, min(n_images, max_bytes // per_image)))
 
 
 def _scratch(workspace, name, shape, dtype):
@@ -483,6 +483,12 @@ def _forward(
     shapes = _net_shapes(coefs, geometry)
     n_conv = len(shapes)
     X = np.ascontiguousarray(X)
+    for k, (W, b) in enumerate(zip(coefs, intercepts)):
+        # A float64 weight would silently upcast a float32 pass.
+        if W.dtype != X.dtype or b.dtype != X.dtype:
+            raise TypeError(
+                f"Layer {k} has {W.dtype}/{b.dtype} parameters for {X.dtype} input."
+            )
     if X.ndim != 2 or X.shape[1] != np.prod(geometry[0]):
         raise ValueError(
             f"X must have shape (n_samples, {np.prod(geometry[0])}), got {X.shape}."
@@ -525,7 +531,7 @@ def _forward(
                 max_bytes=max_bytes,
                 workspace=workspace,
             )
-            A = hidden(out.reshape(B, -1))
+            A = hidden(out.reshape(B, int(np.prod(out_shape))))
             argmaxes.append(am)
             patches.append(P)
         else:
@@ -598,7 +604,7 @@ def conv_net_predict(
     beyond the result itself."""
     n = X.shape[0]
     result = None
-    for s in range(0, n, batch_size):
+    for s in range(0, max(n, 1), batch_size):
         A = _forward(
             coefs,
             intercepts,
@@ -673,7 +679,7 @@ def conv_net_backward(
                 max_bytes=max_bytes,
                 workspace=workspace,
             )
-            grad = None if dx is None else dx.reshape(B, -1)
+            grad = None if dx is None else dx.reshape(activations[k].shape)
         if grad is not None:
             if k in hidden_grads:
                 grad += hidden_grads[k]

@@ -75,7 +75,7 @@ def _init_params(rng):
     return coefs, intercepts
 
 
-def ours(n_batches=4, max_bytes=_conv.MAX_BYTES):
+def ours(n_batches=4, max_bytes=_conv.MAX_BYTES, keep_bytes=_conv.KEEP_BYTES):
     """A closure running one training step of our kernels on the next batch."""
     X, _, Y = _data(n_batches)
     coefs, intercepts = _init_params(np.random.RandomState(0))
@@ -97,6 +97,7 @@ def ours(n_batches=4, max_bytes=_conv.MAX_BYTES):
             "relu",
             "softmax",
             max_bytes=max_bytes,
+            keep_bytes=keep_bytes,
             workspace=workspace,
         )
         _, grad = softmax_cross_entropy_grad(

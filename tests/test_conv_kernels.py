@@ -302,7 +302,7 @@ def test_conv_net_dtypes_truncation_and_chunked_inference(dtype):
     assert cache.patches[0] is not None  # small enough to keep
     # Patches recomputed chunk by chunk give the same gradients.
     small = conv_net_forward(
-        coefs, intercepts, X, GEOMETRY, "relu", "softmax", max_bytes=1
+        coefs, intercepts, X, GEOMETRY, "relu", "softmax", max_bytes=1, keep_bytes=0
     )
     assert small.patches == [None, None]
     cg1, ig1 = conv_net_backward(coefs, small, g, "relu", max_bytes=1)

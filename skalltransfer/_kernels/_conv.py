@@ -28,7 +28,10 @@ from ._losses import bernoulli_loss_grad
 # Size of the im2col buffer of one chunk of images. Small enough to stay in
 # the last-level cache between im2col and its GEMM, large enough to keep the
 # GEMMs efficient (tuned with benchmarks/bench_conv_kernels.py).
-MAX_BYTES = 8 * 2**20
+MAX_BYTES = 2 * 2**20
+# A network's forward pass keeps a layer's whole-batch patches for the
+# backward pass when they take at most this much (else they are recomputed).
+KEEP_BYTES = 16 * 2**20
 
 
 def _matmul(a, b, out=None):
@@ -408,7 +411,7 @@ class ConvCache(NamedTuple):
     :func:`~skalltransfer._kernels._feedforward.forward_pass` does.
     ``argmax`` holds each conv layer's pooling indices (None without
     pooling), ``patches`` its whole-batch im2col when that fits in
-    ``max_bytes`` (else None: the backward pass recomputes it chunk by
+    ``keep_bytes`` (else None: the backward pass recomputes it chunk by
     chunk); ``shapes`` is :func:`conv_layer_shapes`' first result.
     """
 
@@ -475,10 +478,11 @@ def _forward(
     n_layers,
     keep,
     max_bytes,
+    keep_bytes,
     workspace,
 ):
     """Forward pass; with ``keep`` every layer's output, argmax and (when
-    they fit in ``max_bytes``) patches are kept, otherwise only the last
+    they fit in ``keep_bytes``) patches are kept, otherwise only the last
     output (argmax in reused scratch buffers)."""
     shapes = _net_shapes(coefs, geometry)
     n_conv = len(shapes)
@@ -514,7 +518,7 @@ def _forward(
             P = None
             K = coefs[k].shape[0]
             n_rows = B * shapes[k][1][0] * shapes[k][1][1]
-            if keep and n_rows * K * X.itemsize <= max_bytes:
+            if keep and n_rows * K * X.itemsize <= keep_bytes:
                 # Small enough to keep: the backward pass skips its im2col.
                 P = np.empty((n_rows, K), dtype=X.dtype)
             conv_forward(
@@ -559,6 +563,7 @@ def conv_net_forward(
     output_activation,
     n_layers=None,
     max_bytes=MAX_BYTES,
+    keep_bytes=KEEP_BYTES,
     workspace=None,
 ):
     """Forward pass of a conv stack, keeping what the backward pass needs.
@@ -570,6 +575,9 @@ def conv_net_forward(
     images). With ``n_layers`` the pass stops after that many weight layers
     (conv and dense counted together). Returns a :class:`ConvCache`; after a
     full pass ``cache.activations[-2]`` is the output and ``[-1]`` the logits.
+    ``max_bytes`` bounds the im2col chunk buffer; a layer's whole-batch
+    patches are kept for the backward pass if they take at most
+    ``keep_bytes`` (0: never).
     """
     activations, argmaxes, patches, shapes, _ = _forward(
         coefs,
@@ -581,6 +589,7 @@ def conv_net_forward(
         n_layers,
         True,
         max_bytes,
+        keep_bytes,
         workspace,
     )
     return ConvCache(activations, argmaxes, patches, geometry, shapes)
@@ -615,6 +624,7 @@ def conv_net_predict(
             n_layers,
             False,
             max_bytes,
+            0,
             workspace,
         )[-1]
         if result is None:

@@ -1,7 +1,7 @@
 """Conv-net training step: our NumPy/Numba kernels against PyTorch CPU and
 against the floor of their own matrix products.
 
-Network (the conv source of ``docs``' prototype): 28x28x1 inputs, conv 5x5
+Network (the prototype conv source): 28x28x1 inputs, conv 5x5
 32 maps pad 2 -> ReLU -> max-pool 2 -> conv 5x5 64 maps pad 2 -> ReLU ->
 max-pool 2 -> dense 256 -> ReLU -> dense 10 softmax, float32, batch 64.
 
@@ -16,6 +16,8 @@ BLAS, ``torch.set_num_threads`` for PyTorch), the implementations interleaved
 over rounds so that background load hits them alike. Every cell reports the
 best and the median step time over all rounds; the ratios use the best times
 (background load only ever adds time). ``samples/s`` is batch / best step.
+At 2 threads a core busy with another process stalls each BLAS call's
+partner thread: trust 2-thread figures only from an otherwise idle machine.
 
 Further tables: the step time against the im2col chunk size (``max_bytes``),
 and where the time of our step goes (each kernel timed inside one step).
@@ -25,7 +27,8 @@ choice. Where it falls back to AVX2 ("Haswell") on an AVX-512 CPU, run with
 ``OPENBLAS_CORETYPE=SkylakeX`` in the environment to measure its AVX-512
 kernels.
 
-Run: ``python benchmarks/bench_conv_kernels.py [--quick] [--rounds R]``
+Run: ``python benchmarks/bench_conv_kernels.py [--quick] [--rounds R]
+[--threads 1 2]``
 (PyTorch is needed for its column only: ``pip install torch``.)
 """
 
@@ -248,14 +251,13 @@ def blas_kernels():
     return ", ".join(arch), avx512
 
 
-def main(quick=False, rounds=5):
+def main(quick=False, rounds=5, thread_counts=(1, 2)):
     have_torch = importlib.util.find_spec("torch") is not None
     arch, avx512 = blas_kernels()
     print(f"Environment: {environment()}")
     print(f"OpenBLAS kernels: {arch}; CPU has AVX-512: {avx512}.")
     rounds = 2 if quick else rounds
     repeat = 5 if quick else 15
-    thread_counts = (1, 2)
     if have_torch:
         import torch
 
@@ -383,5 +385,12 @@ def main(quick=False, rounds=5):
 if __name__ == "__main__":
     p = parser(__doc__)
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    p.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="thread counts to measure (default: 1 2)",
+    )
     args = p.parse_args()
-    main(quick=args.quick, rounds=args.rounds)
+    main(quick=args.quick, rounds=args.rounds, thread_counts=tuple(args.threads))

@@ -327,6 +327,13 @@ def test_conv_net_dtypes_truncation_and_chunked_inference(dtype):
         assert_allclose(codes, acts[n_layers], rtol=tol, atol=tol)
     with pytest.raises(ValueError, match="full forward pass"):
         conv_net_backward(coefs, part, g, "relu")
+    # Codes of the conv layers alone, as layer-wise pretraining needs them.
+    codes = conv_net_predict(
+        coefs[:2], intercepts[:2], X, GEOMETRY, "relu", "softmax", n_layers=2
+    )
+    assert_allclose(codes, acts[2], rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="dense"):
+        conv_net_forward(coefs[:2], intercepts[:2], X, GEOMETRY, "relu", "softmax")
     empty = conv_net_predict(coefs, intercepts, X[:0], GEOMETRY, "relu", "softmax")
     assert empty.shape == (0, 3) and empty.dtype == dtype
     with pytest.raises(TypeError, match="parameters"):

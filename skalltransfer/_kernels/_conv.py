@@ -448,10 +448,15 @@ def conv_layer_shapes(geometry, n_maps):
     return shapes, sizes
 
 
-def _net_shapes(coefs, geometry):
+def _net_shapes(coefs, geometry, n_layers):
     n_conv = len(geometry[1])
-    if len(coefs) <= n_conv:
+    if n_layers is None and len(coefs) <= n_conv:
+        # Only a truncated pass (layer-wise pretraining) may lack dense layers.
         raise ValueError("A conv network needs at least one dense (output) layer.")
+    if n_layers is not None and not 1 <= n_layers <= len(coefs):
+        raise ValueError(f"n_layers must be in 1..{len(coefs)}, got {n_layers}.")
+    if len(coefs) < n_conv:
+        raise ValueError(f"{n_conv} conv layers but only {len(coefs)} weight layers.")
     shapes, sizes = conv_layer_shapes(geometry, [W.shape[1] for W in coefs[:n_conv]])
     for k, ((kh, kw, _, _), (in_shape, _, _)) in enumerate(zip(geometry[1], shapes)):
         if coefs[k].shape[0] != kh * kw * in_shape[2]:
@@ -459,7 +464,7 @@ def _net_shapes(coefs, geometry):
                 f"coefs[{k}] has {coefs[k].shape[0]} rows, expected "
                 f"{kh * kw * in_shape[2]} for a {kh}x{kw}x{in_shape[2]} kernel."
             )
-    if coefs[n_conv].shape[0] != sizes[-1]:
+    if len(coefs) > n_conv and coefs[n_conv].shape[0] != sizes[-1]:
         raise ValueError(
             f"coefs[{n_conv}] has {coefs[n_conv].shape[0]} rows, expected "
             f"{sizes[-1]} (the flattened last conv output)."
@@ -483,7 +488,7 @@ def _forward(
     """Forward pass; with ``keep`` every layer's output, argmax and (when
     they fit in ``keep_bytes``) patches are kept, otherwise only the last
     output (argmax in reused scratch buffers)."""
-    shapes = _net_shapes(coefs, geometry)
+    shapes = _net_shapes(coefs, geometry, n_layers)
     n_conv = len(shapes)
     X = np.ascontiguousarray(X)
     for k, (W, b) in enumerate(zip(coefs, intercepts)):
@@ -572,7 +577,8 @@ def conv_net_forward(
     followed by ``hidden_activation`` and its max-pooling, its flattened (NHWC)
     output feeds the next layer. ``X`` has shape (B, H*W*C) (row-major
     images). With ``n_layers`` the pass stops after that many weight layers
-    (conv and dense counted together). Returns a :class:`ConvCache`; after a
+    (conv and dense counted together; ``coefs`` may then end with the conv
+    layers, as layer-wise pretraining needs). Returns a :class:`ConvCache`; after a
     full pass ``cache.activations[-2]`` is the output and ``[-1]`` the logits.
     ``max_bytes`` bounds the im2col chunk buffer; a layer's whole-batch
     patches are kept for the backward pass if they take at most

@@ -251,7 +251,7 @@ def test_conv_net_gradient(hidden_act, frozen, with_hidden_grads):
     w = rng.uniform(0.5, 1.5, size=5)
     # A fixed linear penalty <G_l, A_l> on hidden outputs has gradient G_l.
     hidden_grads = (
-        {1: rng.normal(size=(5, 18)), 3: rng.normal(size=(5, 4))}
+        {k: rng.normal(size=(5, n)) for k, n in [(1, 18), (2, 27), (3, 4)]}
         if with_hidden_grads
         else None
     )

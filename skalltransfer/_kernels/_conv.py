@@ -28,10 +28,11 @@ from numba import njit
 from ._activations import ACTIVATIONS, DERIVATIVES
 from ._losses import bernoulli_loss_grad
 
-# Size of the im2col buffer of one chunk of images: about a core's L2 cache,
-# so the patches are still there when their GEMM reads them. Chunks of 0.5 to
-# 4 MB measured alike, 8 MB and more slower (benchmarks/bench_conv_kernels.py).
-MAX_BYTES = 2 * 2**20
+# Size of the im2col buffer of one chunk of images: small enough that the
+# patches are still in cache when their GEMM reads them. At batch 64 on 2
+# cores, 2 to 8 MB measured best (1 thread: alike; 2 threads: 4 MB by 2-3%),
+# 16 MB and more 10-30% slower (benchmarks/bench_conv_kernels.py).
+MAX_BYTES = 4 * 2**20
 # A network's forward pass keeps a layer's whole-batch patches for the
 # backward pass when they take at most this much (else they are recomputed).
 KEEP_BYTES = 16 * 2**20

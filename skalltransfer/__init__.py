@@ -4,7 +4,9 @@ Source models, trained on a large source set such as MNIST, sharing one
 :class:`LayerStack` representation:
 
 - :class:`MPDBMClassifier`: multi-prediction deep Boltzmann machine;
-- :class:`StackedAutoencoderClassifier`: stacked denoising autoencoders.
+- :class:`StackedAutoencoderClassifier`: stacked denoising autoencoders;
+- :class:`ConvAutoencoderClassifier`: stacked convolutional denoising
+  autoencoders (a convolutional source).
 
 Transfer to a small target set (``fit`` takes target data only):
 
@@ -28,6 +30,7 @@ read ``.skops`` files, which load without pickle.
 from ._alltransfer import AllTransferClassifier
 from ._autoencoder import StackedAutoencoderClassifier
 from ._cache import clear_cache, get_cache_dir
+from ._conv_autoencoder import ConvAutoencoderClassifier
 from ._display import FilterDisplay, RelationDisplay, plot_filters
 from ._kernels._mmd import mk_mmd2
 from ._mpdbm import MPDBMClassifier
@@ -41,6 +44,7 @@ from ._version import __version__
 
 __all__ = [
     "AllTransferClassifier",
+    "ConvAutoencoderClassifier",
     "DirectTransferClassifier",
     "FilterDisplay",
     "LayerStack",

@@ -134,7 +134,8 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     - ``_make_optimizer(network, params)``;
 
     and may override ``_target_table``, ``_sample_weight``,
-    ``_objective_options``, ``_constraint`` and ``_end_fit``.
+    ``_training_rows``, ``_objective_options``, ``_constraint`` and
+    ``_end_fit``.
     """
 
     # Parameters of the fit skeleton, shared by every subclass.
@@ -188,7 +189,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         params, loss_grad = network.family.objective(
             network,
-            X_train,
+            self._training_rows(X_train, rng),
             TargetRows(table, codes_train),
             rng=rng,
             sample_weight=w_train,
@@ -219,6 +220,11 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _sample_weight(self, codes, dtype):
         """Per-sample weights of the training loss, or None."""
         return None
+
+    def _training_rows(self, X, rng):
+        """What the objective reads ``X[batch]`` from: ``X``, or a view that
+        augments the rows it returns."""
+        return X
 
     def _objective_options(self, network):
         """Keyword arguments of the family's objective besides the data."""

@@ -12,6 +12,8 @@ Transfer methods only ever touch a model through a stack: copy it, keep the
 first ``T`` layers, re-initialise the rest, or append new layers.
 """
 
+import copy
+
 import numpy as np
 
 from ._families import FEEDFORWARD, get_family
@@ -134,7 +136,7 @@ class LayerStack:
         return self.family.hidden(self, X, layer)
 
     # -- edits (each returns a new stack owning fresh arrays) ---------------
-    def _with_layers(self, coefs, intercepts, visible_intercept):
+    def _with_layers(self, coefs, intercepts, visible_intercept, config=None):
         return LayerStack(
             coefs,
             intercepts,
@@ -142,30 +144,28 @@ class LayerStack:
             hidden_activation=self.hidden_activation,
             output_activation=self.output_activation,
             visible_intercept=visible_intercept,
-            config=self.config,
+            config=self.config if config is None else config,
         )
 
-    def copy(self, dtype=None):
-        """A deep copy, optionally cast to ``dtype``."""
+    def _copied_arrays(self, n_layers=None, dtype=None):
         dtype = dtype or self.dtype
 
         def cp(a):
             return None if a is None else np.array(a, dtype=dtype, copy=True)
 
-        return self._with_layers(
-            [cp(W) for W in self.coefs],
-            [cp(b) for b in self.intercepts],
+        return (
+            [cp(W) for W in self.coefs[:n_layers]],
+            [cp(b) for b in self.intercepts[:n_layers]],
             cp(self.visible_intercept),
         )
 
+    def copy(self, dtype=None):
+        """A deep copy, optionally cast to ``dtype``."""
+        return self._with_layers(*self._copied_arrays(dtype=dtype))
+
     def truncate(self, n_layers):
         """A copy keeping only the first ``n_layers`` weight layers."""
-        if not 0 <= n_layers <= self.n_layers:
-            raise ValueError(f"Cannot keep {n_layers} of {self.n_layers} layers.")
-        stack = self.copy()
-        stack.coefs = stack.coefs[:n_layers]
-        stack.intercepts = stack.intercepts[:n_layers]
-        return stack
+        return self.rebuild(n_layers, [], rng=None)
 
     def rebuild(self, n_kept, new_sizes, rng, scheme=None):
         """Keep the first ``n_kept`` layers (copied) and append fresh layers
@@ -174,19 +174,32 @@ class LayerStack:
         This one operation covers T = 0 (nothing kept, same sizes), partial
         transfer (T < L, new head), truncation and "T plus a new hidden layer".
         Fresh layers are initialised as the family prescribes (``scheme``
-        None) or with the named :func:`init_weights` scheme. With nothing
-        kept, the visible bias (if any) restarts at zero.
+        None) or with the named :func:`init_weights` scheme; a fresh layer
+        that takes the place and size of one of the stack's own layers is
+        re-initialised in its kind (a convolution stays a convolution). With
+        nothing kept, the visible bias (if any) restarts at zero.
         """
-        stack = self.truncate(n_kept)
+        if not 0 <= n_kept <= self.n_layers or n_kept + len(new_sizes) == 0:
+            raise ValueError(
+                f"Cannot keep {n_kept} of {self.n_layers} layers and add "
+                f"{len(new_sizes)}: a stack has between 1 and its own number of "
+                "layers kept, or fresh layers on top."
+            )
+        coefs, intercepts, visible = self._copied_arrays(n_kept)
+        config = self.family.rebuilt_config(self, n_kept, new_sizes)
+        # The original layers under the rebuilt config: what fresh layers
+        # are initialised from.
+        template = copy.copy(self)
+        template.config = config
         fan_in = self.layer_sizes[n_kept]
         for index, size in enumerate(new_sizes, start=n_kept):
-            W, b = self.family.new_layer(self, index, fan_in, size, rng, scheme)
-            stack.coefs.append(W)
-            stack.intercepts.append(b)
+            W, b = self.family.new_layer(template, index, fan_in, size, rng, scheme)
+            coefs.append(W)
+            intercepts.append(b)
             fan_in = size
-        if n_kept == 0 and stack.visible_intercept is not None:
-            stack.visible_intercept = np.zeros_like(stack.visible_intercept)
-        return self._with_layers(stack.coefs, stack.intercepts, stack.visible_intercept)
+        if n_kept == 0 and visible is not None:
+            visible = np.zeros_like(visible)
+        return self._with_layers(coefs, intercepts, visible, config)
 
     # -- persistence ---------------------------------------------------------
     # The family is stored by its name and restored as the registered

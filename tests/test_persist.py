@@ -16,6 +16,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from skalltransfer import (
     AllTransferClassifier,
+    ConvAutoencoderClassifier,
     DirectTransferClassifier,
     LayerStack,
     MPDBMClassifier,
@@ -48,12 +49,20 @@ def data(digits):
             (16, 12), pretrain_max_iter=1, max_iter=5, random_state=0
         ).fit(X[y < 6], y[y < 6])
         dbm = MPDBMClassifier((12,), max_iter=3, random_state=0).fit(X[y < 6], y[y < 6])
-    return X, y, sae, dbm, Xt, yt
+        conv = ConvAutoencoderClassifier(
+            ((3, 3),), hidden_layer_sizes=(8,), pretrain_max_iter=1, max_iter=2,
+            random_state=0,
+        ).fit(X[y < 6], y[y < 6])  # fmt: skip
+    return X, y, sae, dbm, Xt, yt, conv
 
 
 MODELS = {
     "sae": lambda d: d[2],
     "mpdbm": lambda d: d[3],
+    "conv": lambda d: d[6],
+    "all-transfer-conv": lambda d: AllTransferClassifier(
+        d[6], max_iter=2, random_state=0
+    ),
     "all-transfer": lambda d: AllTransferClassifier(d[2], max_iter=3, random_state=0),
     "all-transfer-mpdbm-T1": lambda d: AllTransferClassifier(
         d[3], n_transferred_layers=1, max_iter=2, random_state=0
@@ -73,9 +82,9 @@ MODELS = {
 
 
 def fitted_model(name, d):
-    X, y, _, _, Xt, yt = d
+    X, y, _, _, Xt, yt, _ = d
     model = MODELS[name](d)
-    if name in ("sae", "mpdbm"):
+    if name in ("sae", "mpdbm", "conv"):
         return model
     if name == "direct":
         return model.fit(X[y < 3], y[y < 3])
@@ -179,7 +188,7 @@ def test_pickles_need_allow_pickle(data, tmp_path):
 
 
 def test_save_model_errors(data, tmp_path):
-    X, y, sae, _, Xt, yt = data
+    X, y, sae, _, Xt, yt, _ = data
     with pytest.raises(ValueError, match=r"\*\.skops"):
         save_model(sae, tmp_path / "m.bin")
     # A model holding a type load_model would refuse is not written.

@@ -15,6 +15,7 @@ from sklearn.neural_network import MLPClassifier
 
 from skalltransfer import (
     AllTransferClassifier,
+    ConvAutoencoderClassifier,
     MPDBMClassifier,
     SourceData,
     StackedAutoencoderClassifier,
@@ -171,8 +172,15 @@ def test_source_data_pickles_read_only(task):
     [
         lambda: StackedAutoencoderClassifier(**SAE_KW),
         lambda: MPDBMClassifier((12,), max_iter=2, random_state=0),
+        lambda: ConvAutoencoderClassifier(
+            ((3, 3),),
+            hidden_layer_sizes=(8,),
+            pretrain_max_iter=1,
+            max_iter=2,
+            random_state=0,
+        ),  # fmt: skip
     ],
-    ids=["sae", "mpdbm"],
+    ids=["sae", "mpdbm", "conv"],
 )
 def test_a_cached_source_is_restored_exactly(make, task, tmp_path):
     from skalltransfer._source import fit_source_with_status

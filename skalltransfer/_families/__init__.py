@@ -7,10 +7,12 @@ import here.
 """
 
 from ._base import Family, FinetuneDefaults, get_family, register_family
+from ._conv import CONV
 from ._feedforward import FEEDFORWARD
 from ._mpdbm import MPDBM
 
 __all__ = [
+    "CONV",
     "FEEDFORWARD",
     "MPDBM",
     "Family",

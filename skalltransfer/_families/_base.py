@@ -186,10 +186,18 @@ class Family:
         return 1
 
     # -- building networks ----------------------------------------------------
+    def rebuilt_config(self, stack, n_kept, new_sizes):
+        """The config of ``stack`` rebuilt from its first ``n_kept`` layers
+        and fresh layers of ``new_sizes`` units (truncated when
+        ``new_sizes`` is empty); see :meth:`LayerStack.rebuild`."""
+        return stack.config
+
     def new_layer(self, stack, index, fan_in, size, rng, scheme=None):
         """Weights and biases of a fresh layer ``index`` of ``size`` units fed
-        by ``fan_in`` units, replacing or extending the layers of ``stack``
-        (``scheme`` None: :attr:`new_layer_scheme`)."""
+        by ``fan_in`` units (``scheme`` None: :attr:`new_layer_scheme`).
+
+        ``stack`` is the stack being rebuilt, holding the original layers and
+        the rebuilt config (:meth:`rebuilt_config`)."""
         scheme = scheme or self.new_layer_scheme
         W = init_weights(fan_in, size, rng, stack.dtype, scheme)
         return W, np.zeros(size, dtype=stack.dtype)

@@ -787,3 +787,69 @@ def conv_dae_loss_grad(
         _matmul(C.T, dh, out=dW_part)
         dW += dW_part
     return float(total), dW, db, dc
+
+
+def conv_net_backward_hidden(
+    coefs,
+    cache,
+    hidden_grads,
+    hidden_activation,
+    coef_grads,
+    intercept_grads,
+    max_bytes=MAX_BYTES,
+    workspace=None,
+):
+    """Add the gradient of a penalty on hidden codes to ``coef_grads`` and
+    ``intercept_grads`` in place.
+
+    ``cache`` comes from :func:`conv_net_forward`, possibly stopped at the
+    highest penalised layer; ``hidden_grads`` maps a 1-based hidden layer
+    ``l`` to the gradient w.r.t. ``cache.activations[l]``. Layers whose
+    ``coef_grads`` entry is None are frozen: the sweep stops below the lowest
+    trainable layer.
+    """
+    activations, argmaxes, patches, geometry, shapes = cache
+    n_conv = len(shapes)
+    trainable = [k for k, g in enumerate(coef_grads) if g is not None]
+    if not trainable or not hidden_grads:
+        return
+    lowest = trainable[0]
+    derivative = _DERIVATIVES[hidden_activation]
+    B = activations[0].shape[0]
+    delta = None
+    for k in range(max(hidden_grads) - 1, lowest - 1, -1):
+        # Entering layer k (0-based) from its output: add that output's term.
+        top = hidden_grads.get(k + 1)
+        if top is not None:
+            delta = top.copy() if delta is None else delta + top
+        if delta is None:
+            continue
+        derivative(activations[k + 1], delta)
+        if k >= n_conv:
+            if coef_grads[k] is not None:
+                coef_grads[k] += _matmul(activations[k].T, delta)
+                intercept_grads[k] += delta.sum(axis=0)
+            if k > lowest:
+                delta = _matmul(delta, coefs[k].T)
+            continue
+        kh, kw, pad, pool = geometry[1][k]
+        in_shape, _, out_shape = shapes[k]
+        dW, db, dx = conv_backward(
+            activations[k].reshape(B, *in_shape),
+            coefs[k],
+            np.ascontiguousarray(delta).reshape(B, *out_shape),
+            kh,
+            kw,
+            pad,
+            pool=pool,
+            argmax=argmaxes[k],
+            need_dx=k > lowest,
+            patches=patches[k],
+            max_bytes=max_bytes,
+            workspace=workspace,
+        )
+        if coef_grads[k] is not None:
+            coef_grads[k] += dW
+            intercept_grads[k] += db
+        if dx is not None:
+            delta = dx.reshape(B, -1)

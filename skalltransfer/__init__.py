@@ -16,7 +16,10 @@ Transfer to a small target set (``fit`` takes target data only):
 - :class:`SourceFeatures`, :class:`DirectTransferClassifier`: frozen
   features and direct use of the source;
 - :class:`SourceData`: source data for unfitted sources and the MMD penalty;
-  :func:`mk_mmd2` measures the discrepancy that penalty reduces.
+  :func:`mk_mmd2` measures the discrepancy that penalty reduces;
+- :func:`transferability`, :func:`rank_sources` and
+  :func:`make_transferability_scorer`: will transfer help, and from which
+  source (LEEP, NCE, LogME), without fine-tuning.
 
 Plots: :class:`RelationDisplay` (the relation, Fig. 3) and
 :func:`plot_filters` (first-layer weights, Fig. 5). Subpackages:
@@ -39,6 +42,11 @@ from ._persist import load_model, save_model
 from ._schemes import DirectTransferClassifier, SourceFeatures
 from ._source import SourceData, clear_source_cache
 from ._stack import LayerStack
+from ._transferability import (
+    make_transferability_scorer,
+    rank_sources,
+    transferability,
+)
 from ._truncated import TruncatedTransferClassifier
 from ._version import __version__
 
@@ -59,10 +67,13 @@ __all__ = [
     "get_cache_dir",
     "limit_threads",
     "load_model",
+    "make_transferability_scorer",
     "mk_mmd2",
     "plot_filters",
     "prefit_sources",
+    "rank_sources",
     "save_model",
     "thread_info",
+    "transferability",
     "__version__",
 ]

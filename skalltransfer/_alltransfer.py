@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import batched
 from ._relation import fit_output_scale, relation_matrix, select_units
 from ._transfer import HEAD, MEAN, UNITS, BaseTransferClassifier, Plan, fill_doc
+from ._transferability import leep_from_outputs
 
 
 def scale_output_layer(network, scale):
@@ -61,12 +62,16 @@ class AllTransferClassifier(BaseTransferClassifier):
         Add a new hidden layer of this many units under the new output layer
         (the paper's "T=2, adding a new layer", after Oquab et al.).
         Needs ``n_transferred_layers < L``.
-    relation : {"count", "mean"}, default="count"
+    relation : {"count", "mean", "mean-modified"}, default="count"
         ``"count"``: for each target class, the normalised histogram of the
         arg-max source output over its samples (the paper's eqs. 3-5).
         ``"mean"``: the mean source output vector of each class (the
         All-Transfer 2-DE paper); the network is then trained to output its
         class's relation vector and predicts the nearest one.
+        ``"mean-modified"``: as ``"mean"``, with each class's vector moved
+        inside its own output distribution and away from the other classes'
+        means (Sawada et al. 2019; a Ledoit-Wolf covariance and a
+        deterministic search make it well posed here).
     selection : {"assignment", "peak", "random"}, dict or array-like, \
             default="assignment"
         How each target class gets its source unit (used when
@@ -109,6 +114,12 @@ class AllTransferClassifier(BaseTransferClassifier):
     output_scale_ : float or None
         The factor applied to the transferred output layer (None when the
         output layer is new).
+    transferability_ : float
+        LEEP (Nguyen et al. 2020) of the source on the target training set:
+        the mean log-likelihood of the labels under the soft relation,
+        computed from the outputs the relation already needed. Higher means
+        a source whose answers say more about the target classes (see
+        :func:`transferability`).
     {common_attributes}
     See Also
     --------
@@ -123,6 +134,13 @@ class AllTransferClassifier(BaseTransferClassifier):
     .. [2] Y. Sawada, Y. Sato, T. Nakada, K. Ujimoto and N. Hayashi,
        "All-transfer learning for deep neural networks and its application to
        sepsis classification", ECAI 2016 / arXiv:1711.04450.
+    .. [3] Y. Sawada, Y. Sato, T. Nakada, S. Yamaguchi, K. Ujimoto and
+       N. Hayashi, "Improvement in classification performance based on
+       target vector modification for all-transfer deep learning", Applied
+       Sciences 9(1):128, 2019.
+    .. [4] C. Nguyen, T. Hassner, M. Seeger and C. Archambeau, "LEEP: a new
+       measure to evaluate transferability of learned representations",
+       ICML 2020.
 
     Examples
     --------
@@ -148,7 +166,7 @@ class AllTransferClassifier(BaseTransferClassifier):
             Interval(Integral, 0, None, closed="left"),
         ],
         "extra_hidden_layer": [Interval(Integral, 1, None, closed="left"), None],
-        "relation": [StrOptions({"count", "mean"})],
+        "relation": [StrOptions({"count", "mean", "mean-modified"})],
         "selection": [StrOptions({"peak", "assignment", "random"}), dict, "array-like"],
         "output_scale": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
     }
@@ -231,7 +249,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         n_classes, n_units = len(classes), base.layer_sizes[-1]
         outputs = batched(base.output_proba, X)
         relation = relation_matrix(outputs, codes, n_classes, self.relation)
-        mode = HEAD if T < L else (MEAN if self.relation == "mean" else UNITS)
+        mode = HEAD if T < L else (UNITS if self.relation == "count" else MEAN)
         explicit = isinstance(self.selection, (dict, list, tuple, np.ndarray))
         if mode == UNITS:
             units = select_units(relation, self.selection, rng, classes)
@@ -265,7 +283,15 @@ class AllTransferClassifier(BaseTransferClassifier):
         if mode == UNITS:
             scale = self._output_scale(outputs, codes, units)
             scale_output_layer(network, scale)
-        return Plan(network, T, mode, units, relation, output_scale=scale)
+        return Plan(
+            network,
+            T,
+            mode,
+            units,
+            relation,
+            output_scale=scale,
+            transferability=leep_from_outputs(outputs, codes, n_classes),
+        )
 
     def _output_scale(self, outputs, codes, units):
         if self.output_scale != "auto":
@@ -281,3 +307,4 @@ class AllTransferClassifier(BaseTransferClassifier):
         self.relation_ = plan.relation
         self.selected_units_ = plan.units
         self.output_scale_ = plan.output_scale
+        self.transferability_ = plan.transferability

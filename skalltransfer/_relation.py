@@ -5,12 +5,19 @@ Seed paper (Sawada & Kozuka), eqs. 3-5: feed the target images through the
 source network; for target class c the relation p_c(v) is the normalised
 histogram of the source output unit with the largest value (``"count"``).
 The All-Transfer 2-DE paper (Sawada et al.) instead uses the mean source
-output vector of each class (``"mean"``).
+output vector of each class (``"mean"``); its follow-up (Sawada et al.,
+Applied Sciences 2019) moves each class's vector inside its own output
+distribution, away from the other classes' means (``"mean-modified"``).
 """
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment, minimize_scalar
-from scipy.special import logsumexp
+from scipy.optimize import linear_sum_assignment, minimize, minimize_scalar
+from scipy.special import logsumexp, softmax
+from sklearn.covariance import LedoitWolf
+
+# The repulsion 1 / (distance + eps) of the modified mean relation stays
+# finite when a class vector sits on another class's mean.
+_REPULSION_EPS = 1e-3
 
 
 def relation_matrix(outputs, codes, n_classes, kind="count"):
@@ -23,7 +30,7 @@ def relation_matrix(outputs, codes, n_classes, kind="count"):
     codes : ndarray of shape (n_samples,)
         Target class index of each sample, in ``range(n_classes)``.
     n_classes : int
-    kind : {"count", "mean"}
+    kind : {"count", "mean", "mean-modified"}
 
     Returns
     -------
@@ -37,13 +44,81 @@ def relation_matrix(outputs, codes, n_classes, kind="count"):
     relation = np.zeros((n_classes, n_units), dtype=np.float64)
     if kind == "count":
         np.add.at(relation, (codes, outputs.argmax(axis=1)), 1.0)
-    elif kind == "mean":
+    elif kind in ("mean", "mean-modified"):
         np.add.at(relation, codes, outputs.astype(np.float64))
     else:
-        raise ValueError(f"relation must be 'count' or 'mean', got {kind!r}.")
+        raise ValueError(
+            f"relation must be 'count', 'mean' or 'mean-modified', got {kind!r}."
+        )
     relation /= counts[:, None]
-    if kind == "mean":
+    if kind != "count":
         relation /= relation.sum(axis=1, keepdims=True)
+    if kind == "mean-modified":
+        relation = modified_mean_relation(outputs, codes, relation)
+    return relation
+
+
+def _class_precisions(outputs, codes, means):
+    """Shrunk (Ledoit-Wolf) precision matrix of each class's outputs; a class
+    with fewer than 2 samples borrows the pooled within-class covariance."""
+    outputs = outputs.astype(np.float64)
+    n_units = outputs.shape[1]
+    pooled = LedoitWolf(assume_centered=True).fit(outputs - means[codes]).covariance_
+    precisions = []
+    for j in range(len(means)):
+        rows = outputs[codes == j]
+        cov = LedoitWolf().fit(rows).covariance_ if len(rows) >= 2 else pooled
+        # Softmax outputs sum to 1, so their covariance is singular: shrinkage
+        # and a ridge far below the outputs' scale keep it invertible.
+        cov = cov + 1e-6 * np.eye(n_units)
+        precisions.append(np.linalg.inv(cov))
+    return precisions
+
+
+def modified_mean_relation(outputs, codes, means):
+    """Each class's target vector moved inside its own output distribution,
+    away from the other classes' mean vectors (Sawada et al. 2019).
+
+    For class ``j`` it maximises over the probability simplex
+    ``-(r - mu_j)^T S_j^-1 (r - mu_j) - sum_{k != j} 1 / (||r - mu_k|| + eps)``
+    with ``mu_j`` the mean output of class ``j`` and ``S_j`` its Ledoit-Wolf
+    covariance: near the class's own outputs, far from the others' means.
+    The search is deterministic (L-BFGS from ``mu_j`` over ``r = softmax(u)``),
+    where the original samples candidates at random.
+
+    Parameters
+    ----------
+    outputs : ndarray of shape (n_samples, n_units)
+    codes : ndarray of shape (n_samples,)
+    means : ndarray of shape (n_classes, n_units)
+        The "mean" relation.
+
+    Returns
+    -------
+    relation : ndarray of shape (n_classes, n_units)
+        Rows on the simplex.
+    """
+    precisions = _class_precisions(outputs, codes, means)
+    relation = np.empty_like(means)
+    for j, (mu, precision) in enumerate(zip(means, precisions)):
+        others = np.delete(means, j, axis=0)
+
+        def negative_objective(u, mu=mu, precision=precision, others=others):
+            r = softmax(u)
+            diff = r - mu
+            value = float(diff @ precision @ diff)
+            grad_r = 2.0 * precision @ diff
+            gaps = r - others
+            dist = np.sqrt(np.sum(gaps**2, axis=1))
+            value += float(np.sum(1.0 / (dist + _REPULSION_EPS)))
+            scale = 1.0 / (np.maximum(dist, 1e-12) * (dist + _REPULSION_EPS) ** 2)
+            grad_r -= (scale[:, None] * gaps).sum(axis=0)
+            # Through the softmax: dr/du = diag(r) - r r^T.
+            return value, r * (grad_r - r @ grad_r)
+
+        u0 = np.log(np.clip(mu, 1e-6, None))
+        result = minimize(negative_objective, u0, jac=True, method="L-BFGS-B")
+        relation[j] = softmax(result.x)
     return relation
 
 

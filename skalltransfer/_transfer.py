@@ -53,6 +53,8 @@ class Plan:
         Factor applied to the transferred output layer (``"units"`` mode).
     cv_results : dict or None
         Inner search results of a transfer that chose its depth by CV.
+    transferability : float or None
+        LEEP of the source's outputs on the target training set.
     """
 
     network: LayerStack
@@ -62,6 +64,7 @@ class Plan:
     relation: np.ndarray = None
     output_scale: float = None
     cv_results: dict = None
+    transferability: float = None
 
     def target_table(self, n_classes, dtype):
         """Training target of the output layer for each class code, one row

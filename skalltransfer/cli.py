@@ -32,7 +32,7 @@ import numpy as np
 
 EXIT_USAGE = 2
 
-_SOURCE_MODELS = ("mpdbm", "sae")
+_SOURCE_MODELS = ("conv", "mpdbm", "sae")
 
 _SECURITY_NOTE = textwrap.fill(
     "Security: a .skops model or source loads without running code; a .joblib "
@@ -181,25 +181,43 @@ def _add_demo_command(subparsers):
 
 # -- fit ------------------------------------------------------------------------
 def _make_source_model(kind, quick, random_state, verbose):
-    """An unfitted source network of the chosen kind."""
+    """An unfitted source network of the chosen kind (``--quick``: a small one
+    trained in seconds, for trying the pipeline)."""
     from ._autoencoder import StackedAutoencoderClassifier
+    from ._conv_autoencoder import ConvAutoencoderClassifier
     from ._mpdbm import MPDBMClassifier
 
+    kw = dict(random_state=random_state, verbose=verbose)
     if kind == "sae":
         if quick:
             return StackedAutoencoderClassifier(
-                (100, 100),
-                pretrain_max_iter=3,
-                max_iter=20,
-                random_state=random_state,
-                verbose=verbose,
+                (100, 100), pretrain_max_iter=3, max_iter=20, **kw
             )
-        return StackedAutoencoderClassifier(random_state=random_state, verbose=verbose)
+        return StackedAutoencoderClassifier(**kw)
+    if kind == "conv":
+        if quick:
+            return ConvAutoencoderClassifier(
+                ((8, 5), (16, 5)),
+                hidden_layer_sizes=(64,),
+                pretrain_max_iter=1,
+                max_iter=3,
+                **kw,
+            )
+        return ConvAutoencoderClassifier(**kw)
     if quick:
-        return MPDBMClassifier(
-            (100, 100), max_iter=5, random_state=random_state, verbose=verbose
-        )
-    return MPDBMClassifier(random_state=random_state, verbose=verbose)
+        return MPDBMClassifier((100, 100), max_iter=5, **kw)
+    return MPDBMClassifier(**kw)
+
+
+def _architecture(model):
+    """A short description of a source network's layers."""
+    params = model.get_params()
+    sizes = tuple(int(s) for s in np.atleast_1d(params["hidden_layer_sizes"]))
+    text = f"{type(model).__name__}{sizes}"
+    if "conv_layers" in params:
+        maps = tuple(int(m) for m, _ in params["conv_layers"])
+        text += f" on conv maps {maps}"
+    return text
 
 
 def _npz_source_arrays(spec, args):
@@ -290,8 +308,7 @@ def _resolve_cli_source(args):
             cache_dir = get_cache_dir(args.cache_dir)
         model = _make_source_model(kind, args.quick, args.random_state, args.verbose)
         description = (
-            f"{type(model).__name__}{tuple(model.hidden_layer_sizes)} trained on "
-            f"{data.n_samples} images of {where}"
+            f"{_architecture(model)} trained on {data.n_samples} images of {where}"
         )
         return model, data, cache_dir, X.shape[1], description
 
@@ -335,12 +352,16 @@ def _progress_bar(enabled, total, desc, unit):
 
 def _epoch_budget(model):
     """The most training epochs a fit of ``model`` runs (the bar's total):
-    ``max_iter``, plus ``pretrain_max_iter`` per hidden layer if it has it."""
+    ``max_iter``, plus ``pretrain_max_iter`` per pretrained layer (the conv
+    layers of a convolutional source, the hidden layers of stacked
+    autoencoders) if it has it."""
     params = model.get_params()
-    n_hidden = len(np.atleast_1d(params.get("hidden_layer_sizes", ())))
-    return int(params.get("max_iter", 0)) + int(params.get("pretrain_max_iter", 0)) * (
-        n_hidden
-    )
+    if "conv_layers" in params:
+        n_pretrained = len(params["conv_layers"])
+    else:
+        n_pretrained = len(np.atleast_1d(params.get("hidden_layer_sizes", ())))
+    pretrain = int(params.get("pretrain_max_iter", 0))
+    return int(params.get("max_iter", 0)) + pretrain * n_pretrained
 
 
 def _epoch_reporter(bar):
@@ -532,6 +553,10 @@ def _fit(args):
         )
         print("Relation p_c(v) of each class to the source output units:")
         _print_table(classes, _source_unit_names(clf), clf.relation_, "{:.2f}".format)
+        print(
+            f"Transferability of the source (LEEP, at most 0, higher is better): "
+            f"{clf.transferability_:.3f}"
+        )
         if clf.selected_units_ is not None:
             names = _source_unit_names(clf)
             pairs = ", ".join(
@@ -632,8 +657,9 @@ def _add_fit_command(subparsers):
         choices=_SOURCE_MODELS,
         default=None,
         help="source network trained on source data: stacked autoencoders "
-        "(sae, the default: minutes to train, transfers well) or the paper's "
-        "multi-prediction deep Boltzmann machine (mpdbm)",
+        "(sae, the default: minutes to train), stacked convolutional "
+        "autoencoders (conv) or the paper's multi-prediction deep Boltzmann "
+        "machine (mpdbm)",
     )
     parser.add_argument(
         "--n-transferred-layers",
@@ -707,6 +733,122 @@ def _add_fit_command(subparsers):
         help="print one line per training epoch instead of the progress bar",
     )
     parser.set_defaults(func=_fit)
+
+
+# -- rank -----------------------------------------------------------------------
+def _rank(args):
+    """Rank source networks by their transferability to the images in a folder."""
+    from ._cache import get_cache_dir
+    from ._source import SourceData
+    from ._stack import LayerStack
+    from ._transferability import rank_sources
+    from .datasets import load_image_folder, load_mnist
+
+    if not os.path.exists(args.target_dir):
+        raise CommandError(f"--target-dir {args.target_dir}: no such folder.")
+    show_bar = _show_progress(args)
+    candidates = {}
+    if args.source_model:
+        X, y = load_mnist()
+        if args.quick:
+            from sklearn.model_selection import train_test_split
+
+            X, _, y, _ = train_test_split(
+                X, y, train_size=1000, stratify=y, random_state=0
+            )
+        data = SourceData(X, y)
+        with _reported(OSError, context="--cache-dir"):
+            cache_dir = get_cache_dir(args.cache_dir)
+        for kind in args.source_model:
+            model = _make_source_model(kind, args.quick, args.random_state, 0)
+            fitted, status = _fit_cli_source(model, data, cache_dir, show_bar)
+            name = f"{kind}: {_architecture(model)}"
+            how = "from the cache" if status in ("memory", "disk") else "trained"
+            print(f"Source {name}: {how}")
+            candidates[name] = fitted
+    for path in args.source:
+        if not os.path.isfile(path):
+            raise CommandError(f"--source {path}: no such file.")
+        candidates[path] = _load_model(path, "--source")
+    if not candidates:
+        raise CommandError("nothing to rank: name --source-model or --source.")
+
+    # Sources of different input sizes see the images at their own size.
+    by_size = {}
+    for name, model in candidates.items():
+        with _reported(TypeError, ValueError, context=name):
+            n_features = LayerStack.from_estimator(model).layer_sizes[0]
+        size = _image_size(n_features, None, name)
+        by_size.setdefault(size, {})[name] = model
+    rows = []
+    for size, group in by_size.items():
+        with _reported(*_DATA_ERRORS, context=f"--target-dir {args.target_dir}"):
+            X, y = load_image_folder(args.target_dir, size=size)
+        with _reported(ValueError, context="scoring"):
+            ranking = rank_sources(group, X, y, method=args.method)
+        rows += list(zip(ranking.source, ranking.score, ranking.seconds))
+    rows.sort(key=lambda row: -row[1])
+    print(
+        f"Transferability ({args.method.upper()}, higher is better) of each source "
+        f"to {len(y)} images of '{args.target_dir}':"
+    )
+    width = max(len(name) for name, _, _ in rows)
+    for rank, (name, score, seconds) in enumerate(rows, start=1):
+        print(f"  {rank}. {name:<{width}}  {score:9.4f}  ({seconds:.2f} s)")
+    return 0
+
+
+def _add_rank_command(subparsers):
+    parser = subparsers.add_parser(
+        "rank",
+        help=_one_line_doc(_rank),
+        description=textwrap.fill(
+            "Score how well each source network should transfer to your images "
+            "(LEEP, NCE or LogME: one forward pass, no fine-tuning) and print them "
+            "best first. The default sources are trained on the bundled MNIST "
+            "subset, or read from the cache where they were trained before.",
+            width=78,
+        ),
+        epilog="example: skalltransfer rank --target-dir patches/ --method logme"
+        + "\n\n"
+        + _SECURITY_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--target-dir",
+        required=True,
+        metavar="PATH",
+        help="folder holding one sub-folder of images per class",
+    )
+    parser.add_argument(
+        "--source-model",
+        nargs="*",
+        choices=_SOURCE_MODELS,
+        default=list(_SOURCE_MODELS),
+        help="default source networks to rank (default: all of them); none with "
+        "an empty list",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a fitted source model saved as .skops (or .joblib: load only files "
+        "you trust) to rank too; repeat for several",
+    )
+    parser.add_argument(
+        "--method", choices=("leep", "nce", "logme"), default="leep",
+        help="the transferability score (default: leep)",
+    )  # fmt: skip
+    parser.add_argument("--random-state", type=int, default=0, metavar="INT")
+    parser.add_argument("--cache-dir", default=None, metavar="DIR")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small default sources trained in seconds (to try the command)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_rank, verbose=0)
 
 
 # -- predict --------------------------------------------------------------------
@@ -925,6 +1067,7 @@ def _add_reproduce_command(subparsers):
 _COMMANDS = [
     _add_demo_command,
     _add_fit_command,
+    _add_rank_command,
     _add_predict_command,
     _add_reproduce_command,
 ]

@@ -126,6 +126,7 @@ def test_fit_prints_a_summary_and_saves_model_and_plot(fitted):
         "square",
         "Relation p_c(v)",
         "Selected source units: disc -> ",
+        "Transferability of the source (LEEP",
         "Training accuracy:",
         "Cross-validated accuracy (5-fold, stratified)",
         "(trained, cached in",
@@ -153,6 +154,40 @@ def test_second_fit_reuses_the_cached_source(fitted):
     assert fitted["n_fits"][1] == 1  # no new source fit ...
     assert fitted["n_files"][1] == fitted["n_files"][0]  # ... and no new entry
     assert "Cross-validated" not in out  # --cv 0
+
+
+def test_fit_with_a_convolutional_source(folder, tmp_path):
+    status, out, err = _run(
+        ["fit", "--target-dir", folder, "--quick", "--source-model", "conv",
+         "--cv", "0", "--max-iter", "3", "--cache-dir", tmp_path / "cache",
+         "--out", tmp_path / "conv.skops"]
+    )  # fmt: skip
+    assert status == 0, err
+    assert "ConvAutoencoderClassifier(64,) on conv maps (8, 16)" in out
+    model = load_model(tmp_path / "conv.skops")
+    assert model.network_.family == "conv"
+    X, _ = load_images(folder / "disc")
+    assert model.predict(X).shape == (len(X),)
+
+
+# -- rank -----------------------------------------------------------------------
+def test_rank_scores_cached_and_given_sources(folder, fitted, tmp_path):
+    cache = fitted["cache"]  # holds the quick SAE source of the fit above
+    status, out, err = _run(
+        ["rank", "--target-dir", folder, "--quick", "--source-model", "sae",
+         "--source", fitted["model"], "--cache-dir", cache, "--method", "logme"]
+    )  # fmt: skip
+    assert status == 0, err
+    assert "Source sae: StackedAutoencoderClassifier(100, 100): from the cache" in out
+    lines = [line for line in out.splitlines() if line.lstrip()[:2] in ("1.", "2.")]
+    assert len(lines) == 2
+    scores = [float(line.split()[-3]) for line in lines]
+    assert scores[0] >= scores[1]  # best first
+    assert str(fitted["model"]) in out
+    status, _, err = _run(["rank", "--target-dir", folder, "--source-model"])
+    assert status == 2 and "nothing to rank" in err
+    status, _, err = _run(["rank", "--target-dir", tmp_path / "nowhere"])
+    assert status == 2 and "no such folder" in err
 
 
 # -- predict --------------------------------------------------------------------

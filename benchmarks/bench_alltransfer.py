@@ -1,7 +1,8 @@
 """AllTransferClassifier on the development tasks, against scikit-learn peers.
 
-Source: the bundled MNIST subset (default MPDBMClassifier and
-StackedAutoencoderClassifier, fitted once and cached). Targets: Fashion-MNIST
+Source: the bundled MNIST subset (default MPDBMClassifier,
+StackedAutoencoderClassifier and ConvAutoencoderClassifier, fitted once and
+cached). Targets: Fashion-MNIST
 pairs Trouser/Dress (1, 3), Sneaker/Ankle boot (7, 9), T-shirt/Dress (0, 3),
 Coat/Shirt (4, 6), Bag/Ankle boot (8, 9) and the 4-class task {0, 1, 7, 8},
 trained on ``n`` images per class drawn from the Fashion-MNIST training split
@@ -38,6 +39,7 @@ from sklearn.svm import SVC, LinearSVC
 
 from skalltransfer import (
     AllTransferClassifier,
+    ConvAutoencoderClassifier,
     MPDBMClassifier,
     SourceData,
     StackedAutoencoderClassifier,
@@ -61,26 +63,29 @@ PEERS = {
 }
 
 
-def transfer_methods(source, n_hidden, hidden_top, max_iter):
-    """The AllTransfer variants compared for one source."""
+def transfer_methods(source, max_iter):
+    """The AllTransfer variants compared for one source: every depth T, a new
+    hidden layer under a new head, random units, the mean relation and the
+    paper's recipe."""
+    L = len(source.coefs_)
 
     def make(**kw):
         return lambda seed, n: AllTransferClassifier(
             source, random_state=seed, **{"max_iter": max_iter, **kw}
         )
 
-    return {
-        "T=all (default)": make(),
-        "T=0": make(n_transferred_layers=0),
-        "T=1": make(n_transferred_layers=1),
-        "T=2": make(n_transferred_layers=2),
-        "T=2 + new layer": make(
-            n_transferred_layers=n_hidden, extra_hidden_layer=hidden_top
-        ),
-        "random selection": make(selection="random"),
-        "mean relation": make(relation="mean"),
-        "paper recipe (peak, output_scale=1)": make(selection="peak", output_scale=1.0),
-    }
+    methods = {"T=all (default)": make()}
+    for T in range(L):
+        methods[f"T={T}"] = make(n_transferred_layers=T)
+    methods[f"T={L - 1} + new layer"] = make(
+        n_transferred_layers=L - 1, extra_hidden_layer=source.coefs_[-2].shape[1]
+    )
+    methods["random selection"] = make(selection="random")
+    methods["mean relation"] = make(relation="mean")
+    methods["paper recipe (peak, output_scale=1)"] = make(
+        selection="peak", output_scale=1.0
+    )
+    return methods
 
 
 def epochs_for(n_samples, updates, batch_size=32):
@@ -96,6 +101,13 @@ QUICK_SOURCES = {
         (100, 100), pretrain_max_iter=3, max_iter=10, random_state=0
     ),
     "mpdbm": MPDBMClassifier((100, 100), max_iter=5, random_state=0),
+    "conv": ConvAutoencoderClassifier(
+        ((8, 5), (16, 5)),
+        hidden_layer_sizes=(64,),
+        pretrain_max_iter=1,
+        max_iter=3,
+        random_state=0,
+    ),  # fmt: skip
 }
 
 
@@ -105,6 +117,7 @@ def fit_sources(source_names, data, memory, quick=False):
     specs = {
         "sae": StackedAutoencoderClassifier(random_state=0),
         "mpdbm": MPDBMClassifier(random_state=0),
+        "conv": ConvAutoencoderClassifier(random_state=0),
     }
     if quick:
         specs, memory = QUICK_SOURCES, None
@@ -133,7 +146,7 @@ def other_fashion_classes(X_train, y_train, task, size):
 
 def main(
     n_values, draws, task_ids, source_names, mpdbm_updates, target, out,
-    source_data="mnist", source_size=5000, quick=False,
+    source_data="mnist", source_size=5000, quick=False, only=None,
 ):  # fmt: skip
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target(target)
@@ -164,13 +177,14 @@ def main(
                 methods = {f"peer: {k}": v for k, v in PEERS.items()}
                 for name, source in task_sources[task].items():
                     updates = mpdbm_updates if name == "mpdbm" else None
-                    variants = transfer_methods(
-                        source,
-                        len(source.coefs_) - 1,
-                        source.coefs_[-2].shape[1],
-                        epochs_for(len(X), updates),
+                    variants = transfer_methods(source, epochs_for(len(X), updates))
+                    methods.update(
+                        {
+                            f"{name}: {k}": v
+                            for k, v in variants.items()
+                            if only is None or k in only
+                        }
                     )
-                    methods.update({f"{name}: {k}": v for k, v in variants.items()})
                 for method, factory in methods.items():
                     start = time.perf_counter()
                     with warnings.catch_warnings():
@@ -223,7 +237,11 @@ if __name__ == "__main__":
         "--tasks", nargs="+", type=int, default=list(range(6)),
         help="indices into the six development tasks",
     )  # fmt: skip
-    parser.add_argument("--sources", nargs="+", default=["sae", "mpdbm"])
+    parser.add_argument("--sources", nargs="+", default=["sae", "mpdbm", "conv"])
+    parser.add_argument(
+        "--methods", nargs="+", default=None,
+        help="only these transfer variants (e.g. 'T=all (default)' 'T=3')",
+    )  # fmt: skip
     parser.add_argument(
         "--mpdbm-updates", type=int, default=1000,
         help="fine-tuning budget (minibatch updates) of MP-DBM transfers",
@@ -245,4 +263,5 @@ if __name__ == "__main__":
     main(
         args.n, args.draws, args.tasks, args.sources, args.mpdbm_updates,
         args.target, args.out, args.source_data, args.source_size, args.quick,
+        args.methods,
     )  # fmt: skip

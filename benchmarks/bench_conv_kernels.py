@@ -48,7 +48,7 @@ from skalltransfer._kernels._conv import (
     conv_net_backward,
     conv_net_forward,
 )
-from skalltransfer._kernels._losses import softmax_cross_entropy_grad
+from skalltransfer._kernels._feedforward import output_loss_grad
 
 BATCH = 64
 LEARNING_RATE = 0.01
@@ -103,8 +103,8 @@ def ours(n_batches=4, max_bytes=_conv.MAX_BYTES, keep_bytes=_conv.KEEP_BYTES):
             keep_bytes=keep_bytes,
             workspace=workspace,
         )
-        _, grad = softmax_cross_entropy_grad(
-            cache.activations[-1], Yb, weights, 1.0 / BATCH
+        _, grad = output_loss_grad(
+            cache.activations, Yb, "log_loss", "softmax", weights
         )
         coef_grads, intercept_grads = conv_net_backward(
             coefs, cache, grad, "relu", max_bytes=max_bytes, workspace=workspace

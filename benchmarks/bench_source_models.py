@@ -1,9 +1,10 @@
 """Source models on the bundled MNIST subset: accuracy, throughput, fit time.
 
 The split of issue 2: 4,000 training / 1,000 test images, stratified,
-``random_state=0``. MPDBMClassifier and StackedAutoencoderClassifier run with
-their default parameters; scikit-learn's MLPClassifier(500, 500) is the peer,
-with a comparable budget (adam, early stopping off, at most 200 epochs).
+``random_state=0``. MPDBMClassifier, StackedAutoencoderClassifier and
+ConvAutoencoderClassifier run with their default parameters; scikit-learn's
+MLPClassifier(500, 500) is the peer, with a comparable budget (adam, early
+stopping off, at most 200 epochs).
 
 Run: ``python benchmarks/bench_source_models.py [--quick]``
 """
@@ -16,18 +17,22 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
-from skalltransfer import MPDBMClassifier, StackedAutoencoderClassifier
+from skalltransfer import (
+    ConvAutoencoderClassifier,
+    MPDBMClassifier,
+    StackedAutoencoderClassifier,
+)
 from skalltransfer.datasets import load_mnist
 
 
 def epochs_of(model):
     """Training passes over the data (pretraining epochs included)."""
-    if isinstance(model, StackedAutoencoderClassifier):
+    if isinstance(model, (StackedAutoencoderClassifier, ConvAutoencoderClassifier)):
         return model.n_iter_ + sum(len(c) for c in model.pretrain_loss_curves_)
     return model.n_iter_
 
 
-def main(quick=False):
+def main(quick=False, only=None):
     X, y = load_mnist()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, train_size=4000, test_size=1000, stratify=y, random_state=0
@@ -35,6 +40,7 @@ def main(quick=False):
     models = {
         "MPDBMClassifier()": MPDBMClassifier(random_state=0),
         "StackedAutoencoderClassifier()": StackedAutoencoderClassifier(random_state=0),
+        "ConvAutoencoderClassifier()": ConvAutoencoderClassifier(random_state=0),
         "MLPClassifier((500, 500))": MLPClassifier(
             (500, 500), max_iter=200, random_state=0
         ),
@@ -44,7 +50,12 @@ def main(quick=False):
         models["StackedAutoencoderClassifier()"].set_params(
             pretrain_max_iter=1, max_iter=3
         )
+        models["ConvAutoencoderClassifier()"].set_params(
+            pretrain_max_iter=1, max_iter=1
+        )
         models["MLPClassifier((500, 500))"].set_params(max_iter=3)
+    if only:
+        models = {k: v for k, v in models.items() if any(o in k for o in only)}
     rows = []
     for name, model in models.items():
         start = time.perf_counter()
@@ -68,4 +79,10 @@ def main(quick=False):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few epochs only")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="models whose name contains one of these",
+    )
     main(**vars(parser.parse_args()))

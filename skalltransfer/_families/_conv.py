@@ -22,11 +22,12 @@ from .._kernels._feedforward import output_loss_grad
 from .._kernels._init import init_weights
 from ._base import Family, FinetuneDefaults, add_weight_penalty, register_family
 
-# Fine-tuning a conv source: Adam at a tenth of its usual step. The source's
-# convolutions are good features; the prototype measured +3.4 points over the
-# best scikit-learn peer at 10 images per class with Adam 1e-4 (conv.md).
+# Fine-tuning a conv source: Adam at 1e-3. On the six development tasks
+# (3 draws, default source, T = all) it beat 3e-4 and 1e-4 at every size:
+# 89.95 / 89.62 / 88.88 % at 10 images per class, 93.49 / 93.45 / 93.22 at 50,
+# 94.73 / 94.63 / 94.47 at 100, and converges in fewer epochs.
 FINETUNE_SOLVER = "adam"
-FINETUNE_LEARNING_RATE = 1e-4
+FINETUNE_LEARNING_RATE = 1e-3
 
 
 def geometry(stack):

@@ -197,9 +197,11 @@ def load_model(path, *, allow_pickle=False):
 
     A ``.skops`` file is rebuilt by :mod:`skops.io` with this package's types
     and scikit-learn's trusted, and never runs code; a file holding any
-    other type is refused with the list of those types. Any other file is
-    taken for a pickle (joblib): loading it runs whatever code it holds, so
-    it is refused unless ``allow_pickle=True``. Load only pickles you trust.
+    other type is refused with the list of those types, and a file named
+    ``.skops`` that is not a skops archive is refused (never unpickled). Any
+    other file is taken for a pickle (joblib): loading it runs whatever code
+    it holds, so it is refused unless ``allow_pickle=True``. Load only pickles
+    you trust.
 
     Parameters
     ----------
@@ -215,7 +217,8 @@ def load_model(path, *, allow_pickle=False):
     ------
     ValueError
         If the file is a pickle and ``allow_pickle`` is False, if a skops
-        file holds untrusted types, or if the file cannot be read.
+        file holds untrusted types, if a file named ``.skops`` is not a
+        skops archive, or if the file cannot be read.
 
     See Also
     --------
@@ -224,6 +227,13 @@ def load_model(path, *, allow_pickle=False):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: '{path}'.")
+    named_skops = os.path.splitext(path)[1].lower() in SKOPS_SUFFIXES
+    if named_skops and not is_skops_file(path):
+        # A file that claims to be safe is never unpickled, whatever it holds.
+        raise ValueError(
+            f"'{path}' is named .skops but is not a skops archive; it was not "
+            "loaded. Save models with save_model(model, 'model.skops')."
+        )
     if is_skops_file(path):
         sio = _skops()
         try:

@@ -186,19 +186,38 @@ def read_npz(path, X_key="X", y_key="y", key_hint="Pass X_key= and y_key="):
                     f"'{path}' has no array(s) {missing}; it holds "
                     f"{sorted(data.files)}. {key_hint}"
                 )
-            return data[X_key], data[y_key]
+            arrays = [_npz_member(path, data, key) for key in (X_key, y_key)]
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ValueError(
             f"'{path}' is a corrupt or truncated .npz file ({exc})."
         ) from exc
+    return tuple(arrays)
+
+
+def _npz_member(path, data, key):
+    """The array ``key`` of an open ``.npz`` file, with our messages for an
+    object array, a damaged one, or a member that is not an array."""
+    try:
+        value = data[key]
     except ValueError as exc:
-        if "allow_pickle" not in str(exc):
-            raise
+        if "allow_pickle" in str(exc):
+            raise ValueError(
+                f"'{path}' holds object arrays, which are not loaded because "
+                "unpickling them could run code; save the images as numbers and "
+                "the labels as numbers or strings (e.g. y.astype(str))."
+            ) from None
         raise ValueError(
-            f"'{path}' holds object arrays, which are not loaded because "
-            "unpickling them could run code; save the images as numbers and "
-            "the labels as numbers or strings (e.g. y.astype(str))."
-        ) from None
+            f"'{path}': the array '{key}' is damaged "
+            f"({' '.join(str(exc).split())}); write the file again with "
+            "numpy.savez."
+        ) from exc
+    if not isinstance(value, np.ndarray):
+        # NumPy returns the raw bytes of a member that is not a .npy array.
+        raise ValueError(
+            f"'{path}': the member '{key}' is not a NumPy array; write the file "
+            "with numpy.savez."
+        )
+    return value
 
 
 def _hash_array(h, a):

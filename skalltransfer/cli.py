@@ -20,6 +20,7 @@ terminal.
 
 import argparse
 import csv
+import importlib.util
 import os
 import sys
 import tempfile
@@ -327,8 +328,11 @@ def _resolve_cli_source(args):
 
 
 def _show_progress(args):
-    """Progress bars: on a terminal, unless -q or -v (whose lines would mix)."""
-    return not args.quiet and not args.verbose and sys.stderr.isatty()
+    """Progress bars: on a terminal, unless -q or -v (whose lines would mix),
+    and only with tqdm installed (without it the plain notices are printed)."""
+    if args.quiet or args.verbose or not sys.stderr.isatty():
+        return False
+    return importlib.util.find_spec("tqdm") is not None
 
 
 @contextmanager
@@ -854,15 +858,26 @@ def _add_rank_command(subparsers):
 # -- predict --------------------------------------------------------------------
 def _load_model(path, what):
     """A fitted model from a ``.skops`` file (no code runs) or, after a
-    one-line notice on stderr, from a joblib file."""
+    one-line notice on stderr, from a file named as a pickle (``.joblib``,
+    ``.pkl``, ``.pickle``); anything else is refused unread."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
-    from ._persist import is_skops_file, load_model
+    from ._persist import PICKLE_SUFFIXES, is_skops_file, load_model
 
     if not os.path.isfile(path):
         raise CommandError(f"{what} {path}: no such file.")
-    if is_skops_file(path):
+    suffix = os.path.splitext(path)[1].lower()
+    if is_skops_file(path) or suffix not in PICKLE_SUFFIXES:
+        # Only a file named as a pickle is ever unpickled: a pickle renamed
+        # .skops (or anything else) is refused without running it.
+        if not is_skops_file(path):
+            raise CommandError(
+                f"{what} {path}: not a .skops model (a skops archive), and only "
+                f"files named {', '.join(PICKLE_SUFFIXES)} are read as pickles. "
+                "Pass a file written by 'skalltransfer fit' (or "
+                "skalltransfer.save_model)."
+            )
         with _reported(ValueError, OSError, context=f"{what} {path}"):
             model = load_model(path)
     else:

@@ -5,10 +5,12 @@ import contextlib
 import csv
 import io
 import os
+import pickle
 import shutil
 import sys
 import tempfile
 import warnings
+import zipfile
 
 import joblib
 import numpy as np
@@ -353,6 +355,36 @@ def test_joblib_files_load_after_a_one_line_notice(
         assert "load only files you trust" in " ".join(out.split())
 
 
+class _Payload:
+    """A pickle whose loading creates a file: stands for a crafted one."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+@pytest.mark.parametrize("name", ["innocent.skops", "model.bin", "model"])
+def test_only_files_named_as_pickles_are_unpickled(name, folder, tmp_path):
+    # A pickle renamed .skops (or named anything but .joblib/.pkl/.pickle)
+    # is refused unread by every command that loads a model.
+    marker = tmp_path / "ran"
+    with open(tmp_path / name, "wb") as f:
+        pickle.dump(_Payload(str(marker)), f)
+    for argv in (
+        ["predict", tmp_path / name, folder / "disc"],
+        ["fit", "--target-dir", folder, "--source", tmp_path / name]
+        + ["--cv", "0", "--out", tmp_path / "m.skops"],
+        ["rank", "--target-dir", folder, "--source-model", "--source", tmp_path / name],
+    ):
+        status, out, err = _run(argv)
+        assert status == 2, err
+        assert "not a .skops model" in err and "read as pickles" in err
+        assert "note:" not in err  # no "loading it runs code" notice either
+        assert not marker.exists()
+
+
 def test_a_damaged_cache_entry_is_retrained_not_reported_as_reused(
     fitted, folder, tmp_path
 ):
@@ -419,6 +451,13 @@ def npz_sources(digits, tmp_path):
     (tmp_path / "pickle.npz").write_bytes(b"\x80\x04garbage, not a zip")
     content = (tmp_path / "raw.npz").read_bytes()
     (tmp_path / "truncated.npz").write_bytes(content[: len(content) // 2])
+    # Zips whose members are not .npy arrays, or have a broken header.
+    with zipfile.ZipFile(tmp_path / "members.npz", "w") as archive:
+        archive.writestr("X.npy", "text, not an array")
+        archive.writestr("y.npy", "text")
+    with zipfile.ZipFile(tmp_path / "header.npz", "w") as archive:
+        archive.writestr("X.npy", b"\x93NUMPY\x01\x00\x76\x00{'descr'")
+        archive.writestr("y.npy", b"\x93NUMPY\x01\x00\x76\x00{'descr'")
     return tmp_path
 
 
@@ -428,6 +467,8 @@ def npz_sources(digits, tmp_path):
         ("pickle.npz", [], "not a .npz file"),
         ("truncated.npz", [], "not a .npz file"),
         ("labels.npz", [], "object arrays"),
+        ("members.npz", [], "is not a NumPy array"),
+        ("header.npz", [], "the array 'X' is damaged"),
         ("raw.npz", [], "Pass --x-key NAME and --y-key NAME"),
         ("raw.npz", ["--x-key", "images", "--y-key", "labels"], "--scale 255"),
         ("raw.npz", ["--x-key", "images", "--y-key", "labels", "--scale", "2"], "try"),
@@ -440,7 +481,8 @@ def test_npz_sources_get_command_line_messages(
     argv += [*options, "--cache-dir", npz_sources / "cache"]
     status, out, err = _run([*argv, "--out", npz_sources / "m.skops"])
     assert status == 2
-    assert message in err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
     assert "allow_pickle" not in err and "X_key=" not in err
     assert "MinMaxScaler" not in err
 
@@ -488,9 +530,11 @@ def test_progress_bar_on_a_terminal_only(digits_source, folder, tmp_path, monkey
     status, out, err = run(_run, tmp_path / "c3")
     assert status == 0 and err == ""
     assert "Training the source network" in out
+    # Without tqdm a terminal gets the plain notice instead of a bar.
     monkeypatch.setitem(sys.modules, "tqdm", None)
     status, out, err = run(_run_on_terminal, tmp_path / "c4")
     assert status == 0 and err == ""
+    assert "Training the source network" in out and "can take minutes" in out
 
 
 # -- errors ---------------------------------------------------------------------

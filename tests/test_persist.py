@@ -177,6 +177,31 @@ def test_a_skops_file_with_foreign_types_is_refused(data, tmp_path):
     assert not (tmp_path / "constructed").exists()
 
 
+class Payload:
+    """A pickle whose loading creates a file: stands for a crafted one."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (self.path, "w")
+
+
+def test_a_pickle_named_skops_is_never_unpickled(tmp_path):
+    marker = tmp_path / "ran"
+    with open(tmp_path / "innocent.skops", "wb") as f:
+        pickle.dump(Payload(str(marker)), f)
+    for allow_pickle in (False, True):
+        with pytest.raises(ValueError, match="named .skops but is not a skops"):
+            load_model(tmp_path / "innocent.skops", allow_pickle=allow_pickle)
+    assert not marker.exists()
+    # The same bytes named as a pickle run only with allow_pickle=True.
+    (tmp_path / "innocent.skops").rename(tmp_path / "crafted.pkl")
+    with pytest.raises(ValueError, match="allow_pickle=True"):
+        load_model(tmp_path / "crafted.pkl")
+    assert not marker.exists()
+
+
 def test_pickles_need_allow_pickle(data, tmp_path):
     model = fitted_model("sae", data)
     save_model(model, tmp_path / "m.joblib")

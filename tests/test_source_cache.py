@@ -3,6 +3,8 @@ with (issue 15). The cache stores plain arrays and JSON, checks a checksum
 on load and never unpickles anything; the source data cannot change under a
 cached source."""
 
+import io
+import json
 import os
 import pickle
 import warnings
@@ -238,6 +240,36 @@ def test_a_crafted_pickle_in_the_cache_is_never_run(task, tmp_path):
     assert own_warnings(record) == []
     assert CountingSAE.n_fits == 2
     assert not marker.exists()
+
+
+def test_a_pickled_array_with_a_valid_checksum_is_never_run(task, tmp_path):
+    # The checksum only catches damage: someone who can write the cache can
+    # also recompute it. Reading the arrays without pickle is what stops a
+    # crafted object array then.
+    from skalltransfer._store import ARRAYS_FILE, ENTRY_FILE, _digest
+
+    Xs, ys, Xt, yt = task
+    cache, marker = tmp_path / "cache", tmp_path / "pwned"
+    data = SourceData(Xs, ys)
+    reference = transfer(data, cache).fit(Xt, yt)
+    (entry,) = entries(cache)
+    with np.load(entry / ARRAYS_FILE) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    first = sorted(arrays)[0]
+    arrays[first] = np.array([_Crafted(marker)], dtype=object)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # pickles the object array
+    meta = json.loads((entry / ENTRY_FILE).read_text())
+    meta["sha256"] = _digest(meta["body"], buffer.getvalue())
+    (entry / ARRAYS_FILE).write_bytes(buffer.getvalue())
+    (entry / ENTRY_FILE).write_text(json.dumps(meta))
+    clear_source_cache()
+    n_fits = CountingSAE.n_fits
+    with pytest.warns(UserWarning, match="Discarded the cached source"):
+        clf = transfer(data, cache).fit(Xt, yt)
+    assert not marker.exists()
+    assert CountingSAE.n_fits == n_fits + 1  # retrained, not loaded
+    assert_array_equal(clf.predict_proba(Xt), reference.predict_proba(Xt))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "entry_json", "swap"])

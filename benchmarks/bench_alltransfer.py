@@ -65,8 +65,8 @@ PEERS = {
 
 def transfer_methods(source, max_iter):
     """The AllTransfer variants compared for one source: every depth T, a new
-    hidden layer under a new head, random units, the mean relation and the
-    paper's recipe."""
+    hidden layer under a new head, random units, the mean and modified mean
+    relations and the paper's recipe."""
     L = len(source.coefs_)
 
     def make(**kw):
@@ -82,6 +82,7 @@ def transfer_methods(source, max_iter):
     )
     methods["random selection"] = make(selection="random")
     methods["mean relation"] = make(relation="mean")
+    methods["mean-modified relation"] = make(relation="mean-modified")
     methods["paper recipe (peak, output_scale=1)"] = make(
         selection="peak", output_scale=1.0
     )

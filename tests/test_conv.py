@@ -269,3 +269,40 @@ def test_every_transfer_estimator_takes_a_conv_source(digits, conv_source):
     assert features.shape == (3, 24)
     direct = DirectTransferClassifier(conv_source).fit(Xs[ys < 3], ys[ys < 3])
     assert direct.predict_proba(Xt[:3]).shape == (3, 3)
+
+
+def test_displays_and_active_learning_take_a_conv_source(digits, conv_source):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skalltransfer import RelationDisplay, plot_filters
+    from skalltransfer.active import (
+        ActiveTransferLearner,
+        EntropySampling,
+        MMDCoreSetSampling,
+    )
+
+    X, y = digits
+    Xt, yt = X[y >= 6], y[y >= 6]
+    # The first layer's 3x3 kernels, one tile per map (the paper's Fig. 5).
+    display = plot_filters(conv_source, n_filters=None)
+    assert display.filters.shape == (4, 3, 3)
+    assert_allclose(display.filters[2], conv_source.coefs_[0][:, 2].reshape(3, 3))
+    clf = AllTransferClassifier(conv_source, max_iter=5, random_state=0)
+    relation = RelationDisplay.from_estimator(clf.fit(Xt[:80], yt[:80]))
+    assert relation.relation.shape == (4, 6)
+    plt.close("all")
+    # Active fine-tuning: uncertainty and the core-set on conv codes.
+    y_none = np.full(160, np.nan)
+    for strategy in (EntropySampling(), MMDCoreSetSampling(X[y < 6])):
+        learner = ActiveTransferLearner(
+            AllTransferClassifier(conv_source, max_iter=5, random_state=0),
+            strategy,
+            batch_size=10,
+            n_rounds=2,
+            random_state=0,
+        ).fit(Xt[:160], y_none, oracle=yt[:160])
+        assert learner.history_["n_labels"] == [10, 20, 30]
+        assert learner.predict(Xt[160:170]).shape == (10,)

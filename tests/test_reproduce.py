@@ -15,6 +15,12 @@ TINY = _reproduce.Profile(
     narrow=(24, 4),
     mpdbm=dict(max_iter=2, n_mean_field_iter=3),
     sae=dict(pretrain_max_iter=1, max_iter=3),
+    conv=dict(
+        conv_layers=((4, 5), (8, 5)),
+        hidden_layer_sizes=(16,),
+        pretrain_max_iter=1,
+        max_iter=2,
+    ),
     tasks=((1, 3),),
     n_per_class=(5, 10),
     n_draws=2,
@@ -41,12 +47,13 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
     )
     assert status == 0
     report = (out / "report.md").read_text()
-    for title in ("Table II", "Table III", "Table IV", "Table V"):
+    for title in ("Table II", "Table III", "Table IV", "Table V", "Convolutional"):
         assert title in report
+    assert "| AllTransferClassifier defaults (conv source) |" in report
     assert "| v = relation (MP-DBM) |" in report and "99.6" in report  # paper column
     results = json.loads((out / "results.json").read_text())
-    # 12 methods x 2 sizes x 1 task, each with one score per draw.
-    assert len(results["scores"]) == 24
+    # 14 methods x 2 sizes x 1 task, each with one score per draw.
+    assert len(results["scores"]) == 28
     assert all(len(v) == 2 for v in results["scores"].values())
     assert all(0 <= s <= 1 for v in results["scores"].values() for s in v)
     figures = {p.name for p in (out / "figures").iterdir()}
@@ -58,7 +65,7 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
     } <= figures
     for name in figures:
         assert f"figures/{name}" in report
-    # A second run loads the three sources from the cache.
+    # A second run loads the four sources from the cache.
     main(
         [
             "reproduce",
@@ -75,7 +82,8 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
     )
     again = json.loads((out / "results.json").read_text())
     assert all(t < 1.0 for t in again["source_fit_seconds"].values())
-    assert len(again["scores"]) == 12
+    assert set(again["source_fit_seconds"]) == {"mpdbm", "mpdbm_narrow", "sae", "conv"}
+    assert len(again["scores"]) == 14
 
 
 def test_reproduce_rejects_bad_tasks(capsys):
@@ -106,7 +114,7 @@ def test_reproduce_on_full_fashion_mnist_with_a_four_class_task(tiny_profile, tm
     report = (out / "report.md").read_text()
     assert "full set" in report and "Sneaker" in report
     results = json.loads((out / "results.json").read_text())
-    assert len(results["scores"]) == 12
+    assert len(results["scores"]) == 14
     assert all(key.startswith("(0, 1, 7, 8)|5|") for key in results["scores"])
     # Four classes, 4,000 test images: chance is 25%, and a linear SVM on
     # 20 raw images already separates these clothes far better.

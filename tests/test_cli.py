@@ -158,11 +158,10 @@ def test_second_fit_reuses_the_cached_source(fitted):
     assert "Cross-validated" not in out  # --cv 0
 
 
-def test_fit_with_a_convolutional_source(folder, tmp_path):
+def test_fit_with_a_convolutional_source_the_default(folder, tmp_path):
     status, out, err = _run(
-        ["fit", "--target-dir", folder, "--quick", "--source-model", "conv",
-         "--cv", "0", "--max-iter", "3", "--cache-dir", tmp_path / "cache",
-         "--out", tmp_path / "conv.skops"]
+        ["fit", "--target-dir", folder, "--quick", "--cv", "0", "--max-iter", "3",
+         "--cache-dir", tmp_path / "cache", "--out", tmp_path / "conv.skops"]
     )  # fmt: skip
     assert status == 0, err
     assert "ConvAutoencoderClassifier(64,) on conv maps (8, 16)" in out
@@ -513,7 +512,8 @@ def _run_on_terminal(argv):
 def test_progress_bar_on_a_terminal_only(digits_source, folder, tmp_path, monkeypatch):
     pytest.importorskip("tqdm")
     argv = ["fit", "--target-dir", folder, "--source", digits_source / "digits.npz"]
-    argv += ["--quick", "--size", "8", "8", "--cv", "3", "--max-iter", "2"]
+    argv += ["--quick", "--source-model", "sae", "--size", "8", "8"]
+    argv += ["--cv", "3", "--max-iter", "2"]
 
     def run(run, cache, *extra):
         clear_source_cache()

@@ -80,11 +80,22 @@ def modified_mean_relation(outputs, codes, means):
     away from the other classes' mean vectors (Sawada et al. 2019).
 
     For class ``j`` it maximises over the probability simplex
-    ``-(r - mu_j)^T S_j^-1 (r - mu_j) - sum_{k != j} 1 / (||r - mu_k|| + eps)``
-    with ``mu_j`` the mean output of class ``j`` and ``S_j`` its Ledoit-Wolf
-    covariance: near the class's own outputs, far from the others' means.
-    The search is deterministic (L-BFGS from ``mu_j`` over ``r = softmax(u)``),
-    where the original samples candidates at random.
+    ``-(r - mu_j)^T S_j^-1 (r - mu_j) / d - sum_{k != j} 1 / (||r - mu_k|| + eps)``
+    with ``mu_j`` the mean output of class ``j``, ``S_j`` its Ledoit-Wolf
+    covariance and ``d`` the number of source units: near the class's own
+    outputs, far from the others' means. The search is deterministic (L-BFGS
+    from ``mu_j`` over ``r = softmax(u)``), where the original samples
+    candidates from ``N(mu_j, S_j)`` and keeps the best.
+
+    **Deviation**: the Mahalanobis term is divided by ``d``. A sample of
+    class ``j`` lies at a squared Mahalanobis distance of about ``d`` from
+    ``mu_j``, so the original's candidates all sit that far out, and its best
+    one is pushed well away from the other means; the unscaled optimum
+    instead stays within about one standard deviation of ``mu_j``, too close
+    to separate overlapping classes (on the development tasks at 10 images
+    per class: 77.2% with the SAE source and 80.4% with the conv source,
+    against 84.1% and 85.9% with the division, and 71.3% / 72.7% for the
+    plain mean relation).
 
     Parameters
     ----------
@@ -98,7 +109,8 @@ def modified_mean_relation(outputs, codes, means):
     relation : ndarray of shape (n_classes, n_units)
         Rows on the simplex.
     """
-    precisions = _class_precisions(outputs, codes, means)
+    # Per unit: a typical sample of the class costs about 1 (see above).
+    precisions = [p / means.shape[1] for p in _class_precisions(outputs, codes, means)]
     relation = np.empty_like(means)
     for j, (mu, precision) in enumerate(zip(means, precisions)):
         others = np.delete(means, j, axis=0)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from scipy.optimize import minimize
+from sklearn.covariance import LedoitWolf
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -209,6 +210,23 @@ def test_modified_mean_relation_separates_close_classes():
     assert np.linalg.norm(modified[0] - modified[1]) > 2 * gap
     # Deterministic.
     assert_allclose(relation_matrix(outputs, codes, 2, "mean-modified"), modified)
+    # Each row maximises its documented objective over the simplex: no
+    # nearby point (nor the mean itself) scores higher.
+    for j in range(2):
+        rows = outputs[codes == j]
+        cov = LedoitWolf().fit(rows).covariance_ + 1e-6 * np.eye(3)
+        precision = np.linalg.inv(cov) / 3
+
+        def objective(r, j=j, precision=precision):
+            d = r - mean[j]
+            repulsion = 1 / (np.linalg.norm(r - mean[1 - j]) + 1e-3)
+            return -(d @ precision @ d) - repulsion
+
+        best = objective(modified[j])
+        assert best > objective(mean[j])
+        for _ in range(200):
+            r = np.abs(modified[j] + rng.normal(scale=0.01, size=3))
+            assert objective(r / r.sum()) <= best + 1e-9
 
 
 def test_alltransfer_with_the_modified_mean_relation(digits, sources):

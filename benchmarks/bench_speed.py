@@ -37,7 +37,8 @@ BLAS, OpenMP and PyTorch limited to 2 threads (``--threads``); the
 implementations are interleaved over rounds.
 
 Run: ``python benchmarks/bench_speed.py [--quick] [--profile] [--threads N]
-[--rounds R]`` (more rounds: more robust to a noisy machine, longer run).
+[--rounds R] [--only conv]`` (more rounds: more robust to a noisy machine,
+longer run).
 """
 
 import contextlib
@@ -599,8 +600,12 @@ def _blas_arch():
 
 
 # -- main ---------------------------------------------------------------------
-def main(quick=False, with_profile=False, rounds=3):
+def main(quick=False, with_profile=False, rounds=3, only=None):
     print(f"Environment: {environment()}; {N_THREADS} threads per run.")
+    if only == "conv":
+        conv_section(quick, rounds)
+        print(f"\nAt the end: {environment()}")
+        return
     have_torch = importlib.util.find_spec("torch") is not None
     n, epochs = (2000, 2) if quick else (5000, 4)
     rounds = 1 if quick else rounds
@@ -784,7 +789,15 @@ if __name__ == "__main__":
         default=3,
         help="interleaved rounds; each implementation keeps its best (default 3)",
     )
+    p.add_argument(
+        "--only",
+        choices=("conv",),
+        default=None,
+        help="run only the convolutional source's section",
+    )
     args = p.parse_args()
     os.environ[THREADS_ENV] = str(args.threads)
     N_THREADS = args.threads
-    main(quick=args.quick, with_profile=args.profile, rounds=args.rounds)
+    main(
+        quick=args.quick, with_profile=args.profile, rounds=args.rounds, only=args.only
+    )

@@ -183,6 +183,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         class_weight=None,
         source_data=None,
         source_memory=None,
+        finetune_objective=None,
         solver=None,
         learning_rate_init=None,
         momentum=None,
@@ -209,6 +210,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         self.class_weight = class_weight
         self.source_data = source_data
         self.source_memory = source_memory
+        self.finetune_objective = finetune_objective
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum

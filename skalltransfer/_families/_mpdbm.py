@@ -10,7 +10,7 @@ with the same objective its source was trained with.
 import numpy as np
 
 from .._kernels._masks import sample_multiprediction_batch
-from .._kernels._mean_field import mean_field_labels, mp_loss_grad
+from .._kernels._mean_field import mean_field_labels, mf_loss_grad, mp_loss_grad
 from .._kernels._rng import new_state
 from ._base import Family, FinetuneDefaults, add_weight_penalty, register_family
 
@@ -22,7 +22,14 @@ MPDBM_DEFAULTS = {
     "label_weight": 1.0,
     "binarize": True,
     "multi_inference": False,
+    # What the objective trains: a source trains by multi-prediction; a
+    # transfer estimator sets "discriminative" unless told otherwise.
+    "objective": "multi_prediction",
 }
+
+# Discriminative fine-tuning: Adam at the feed-forward family's step.
+FINETUNE_SOLVER = "adam"
+FINETUNE_LEARNING_RATE = 1e-3
 
 # MP-DBM fine-tuning steps are the source's divided by this: the source's
 # step (15 by default) is tuned for thousands of updates on a large source set
@@ -63,9 +70,10 @@ class MPDBMFamily(Family):
     # pylearn2's sparse initialisation: small, sign-balanced new layers.
     new_layer_scheme = "sparse"
     hidden_penalty_unsupported = (
-        "an MP-DBM is fine-tuned with its own multi-prediction objective, not "
-        "by back-propagation through a feed-forward pass"
+        "an MP-DBM computes its hidden codes by mean-field inference, not by "
+        "a feed-forward pass the penalty can be back-propagated through"
     )
+    finetune_objectives = ("discriminative", "multi_prediction")
 
     @staticmethod
     def setting(stack, name):
@@ -112,6 +120,10 @@ class MPDBMFamily(Family):
         """
         if penalty is not None:
             self.check_hidden_penalty()
+        if self.setting(stack, "objective") == "discriminative":
+            return self._discriminative_objective(
+                stack, X, targets, loss, sample_weight, l2, anchor
+            )
         n_iter = self.setting(stack, "n_mean_field_iter")
         p_v = self.setting(stack, "drop_prob")
         p_y = self.setting(stack, "label_drop_prob")
@@ -153,6 +165,37 @@ class MPDBMFamily(Family):
 
         return stack.params, loss_grad
 
+    def _discriminative_objective(
+        self, stack, X, targets, loss, sample_weight, l2, anchor
+    ):
+        """Cross-entropy (or squared error) of the label marginals that
+        classification computes, back-propagated through the unrolled
+        inference; deterministic (no masks, no binarization)."""
+        n_iter = self.setting(stack, "n_mean_field_iter")
+        multi_inference = self.setting(stack, "multi_inference")
+        n_samples = X.shape[0]
+        weights = (
+            None if sample_weight is None else np.asarray(sample_weight, dtype=X.dtype)
+        )
+
+        def loss_grad(batch, rng):
+            value, gc, gi, gv = mf_loss_grad(
+                stack.coefs,
+                stack.intercepts,
+                stack.visible_intercept,
+                X[batch],
+                targets[batch],
+                n_iter,
+                multi_inference=multi_inference,
+                loss=loss,
+                sample_weight=None if weights is None else weights[batch],
+            )
+            value += add_weight_penalty(stack, gc, l2, anchor, 1.0 / n_samples)
+            # Plain mean field never reads the visible bias: leave it alone.
+            return value, [*gc, *gi, gv if multi_inference else None]
+
+        return stack.params, loss_grad
+
     def loss_window(self, n_batches):
         # The multi-prediction loss draws fresh masks every minibatch: judge
         # convergence on the mean loss of at least ~10 minibatches, or a
@@ -162,21 +205,37 @@ class MPDBMFamily(Family):
     def init_input_layer(self, stack, X):
         stack.visible_intercept = visible_bias_from_marginals(X)
 
+    def finetune_config(self, stack, objective=None):
+        config = super().finetune_config(stack, objective)
+        config["objective"] = objective or self.finetune_objectives[0]
+        return config
+
     def finetune_defaults(self, source_params, network):
-        """The source's own optimizer with a smaller SGD step, its final
-        momentum and its column-norm limits (a network of another depth than
-        the source's explicit per-layer limits is left unconstrained)."""
+        """Adam at 1e-3 for discriminative fine-tuning; for multi-prediction
+        fine-tuning, the source's own optimizer with a smaller SGD step and
+        its final momentum. Both keep the source's column-norm limits (a
+        network of another depth than the source's explicit per-layer limits
+        is left unconstrained)."""
         limits = source_params.get("max_col_norm")
         if not (limits is None or isinstance(limits, str) or np.isscalar(limits)):
             if len(limits) != network.n_layers:
                 limits = None
+        limits = col_norm_limits(limits, network.n_layers)
+        momentum = source_params.get("final_momentum", 0.9)
+        if self.setting(network, "objective") == "discriminative":
+            return FinetuneDefaults(
+                solver=FINETUNE_SOLVER,
+                learning_rate_init=FINETUNE_LEARNING_RATE,
+                momentum=momentum,
+                max_col_norm=limits,
+            )
         solver = source_params.get("solver", "sgd")
         lr = source_params.get("learning_rate_init", 15.0)
         return FinetuneDefaults(
             solver=solver,
             learning_rate_init=lr / FINETUNE_STEP_DIVISOR if solver == "sgd" else lr,
-            momentum=source_params.get("final_momentum", 0.9),
-            max_col_norm=col_norm_limits(limits, network.n_layers),
+            momentum=momentum,
+            max_col_norm=limits,
         )
 
 

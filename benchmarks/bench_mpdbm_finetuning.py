@@ -1,0 +1,162 @@
+"""How an MP-DBM source is fine-tuned, measured on the development tasks.
+
+For each fine-tuning variant (``--variants``), each of the six Fashion-MNIST
+development tasks of ``bench_alltransfer.py``, each draw and each ``n``
+(images per class), ``AllTransferClassifier`` is fitted on the default
+MP-DBM source of the bundled MNIST digits (the same source, budget and
+draws as ``bench_alltransfer.py``) and scored on the task's test images.
+With ``--curves`` it also records, every ``--every`` epochs, the training
+loss and the accuracy on ``--eval-size`` test images: the figures of the
+user guide's "Fine-tuning an MP-DBM" page come from those records
+(``python benchmarks/plot_mpdbm_finetuning.py``).
+
+Variants are named ``key=value`` lists joined by ``,`` (values are JSON or
+plain strings) of ``AllTransferClassifier`` parameters, with ``source.`` for
+parameters of the fine-tuned network's source (``source.multi_inference``);
+``default`` is the defaults. Example::
+
+    python benchmarks/bench_mpdbm_finetuning.py --n 10 100 \\
+        --variants default finetune_objective=multi_prediction
+
+Run: ``python benchmarks/bench_mpdbm_finetuning.py [--curves] [--quick]``
+"""
+
+import json
+import time
+import warnings
+
+import numpy as np
+from bench_alltransfer import epochs_for, fit_sources
+from common import parser as make_parser
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from skalltransfer import AllTransferClassifier, SourceData, get_cache_dir
+from skalltransfer._reproduce import DEVELOPMENT_TASKS, load_target
+from skalltransfer._training import training_progress
+from skalltransfer.datasets import load_mnist, make_target_task
+
+
+def parse_variant(spec):
+    """``"a=1,b=x"`` -> ({"a": 1, "b": "x"}, {source params})."""
+    params, source_params = {}, {}
+    if spec == "default":
+        return params, source_params
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+        if key.startswith("source."):
+            source_params[key[len("source.") :]] = value
+        else:
+            params[key] = value
+    return params, source_params
+
+
+def fit_one(source, X, y, X_eval, y_eval, params, seed, max_iter, curves, every):
+    """Fit one transfer; its accuracy, time and (with ``curves``) curves."""
+    clf = AllTransferClassifier(
+        source, random_state=seed, **{"max_iter": max_iter, **params}
+    )
+    record = {"loss": [], "epochs": [], "accuracy_curve": []}
+
+    def progress(epoch, loss):
+        record["loss"].append(float(loss))
+        if curves and (epoch % every == every - 1 or epoch == 0):
+            # The estimator predicts through the network being trained.
+            record["epochs"].append(epoch + 1)
+            record["accuracy_curve"].append(
+                float(np.mean(clf.predict(X_eval) == y_eval))
+            )
+
+    start = time.perf_counter()
+    with warnings.catch_warnings(), training_progress(progress):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    record["seconds"] = time.perf_counter() - start
+    return clf, record
+
+
+def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, quick):
+    memory = get_cache_dir()
+    X_train, y_train, X_test, y_test = load_target("subset" if quick else "full")
+    source = fit_sources(["mpdbm"], SourceData(*load_mnist()), memory, quick=quick)[
+        "mpdbm"
+    ]
+    tasks = [DEVELOPMENT_TASKS[i] for i in task_ids]
+    results = []
+    for spec in variants:
+        params, source_params = parse_variant(spec)
+        src = clone(source).set_params(**source_params) if source_params else source
+        if source_params:  # inference-only parameters: reuse the weights
+            for key, value in vars(source).items():
+                if key.endswith("_") or key.startswith("_fitted"):
+                    setattr(src, key, value)
+        for n in n_values:
+            for task in tasks:
+                mask = np.isin(y_test, task)
+                X_all, y_all = X_test[mask], np.searchsorted(task, y_test[mask])
+                rows = np.random.RandomState(0).permutation(len(X_all))
+                X_curve, y_curve = X_all[rows[:eval_size]], y_all[rows[:eval_size]]
+                for draw in range(draws):
+                    X, y = make_target_task(
+                        X_train, y_train, task, n, random_state=draw
+                    )
+                    clf, record = fit_one(
+                        src, X, y, X_curve, y_curve, params, draw,
+                        epochs_for(len(X), 1000), curves, every,
+                    )  # fmt: skip
+                    accuracy = float(np.mean(clf.predict(X_all) == y_all))
+                    results.append(
+                        {
+                            "variant": spec,
+                            "n": n,
+                            "task": list(task),
+                            "draw": draw,
+                            "accuracy": accuracy,
+                            "n_iter": clf.n_iter_,
+                            **record,
+                        }
+                    )
+            summarise(results, spec, n)
+            with open(out, "w") as f:
+                json.dump(results, f)
+    print(f"raw results written to {out}")
+
+
+def summarise(results, spec, n):
+    rows = [r for r in results if r["variant"] == spec and r["n"] == n]
+    acc = 100 * np.array([r["accuracy"] for r in rows])
+    per_task = {}
+    for r in rows:
+        per_task.setdefault(tuple(r["task"]), []).append(100 * r["accuracy"])
+    tasks = " ".join(f"{np.mean(v):.1f}" for v in per_task.values())
+    worst = min(rows, key=lambda r: r["accuracy"])
+    seconds = np.mean([r["seconds"] for r in rows])
+    print(
+        f"| {spec} | {n} | {acc.mean():.2f} ± {acc.std():.2f} | {tasks} | "
+        f"{100 * worst['accuracy']:.1f} {tuple(worst['task'])} d{worst['draw']} | "
+        f"{seconds:.2f} |",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    parser = make_parser(__doc__, quick_help="small fresh source, bundled subset")
+    parser.add_argument("--n", nargs="+", type=int, default=[10, 50, 100])
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--tasks", nargs="+", type=int, default=list(range(6)))
+    parser.add_argument("--variants", nargs="+", default=["default"])
+    parser.add_argument("--curves", action="store_true")
+    parser.add_argument("--every", type=int, default=5)
+    parser.add_argument("--eval-size", type=int, default=500)
+    parser.add_argument("--out", default="bench_mpdbm_finetuning.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.draws, args.tasks = [10], 1, [0, 1]
+    main(
+        args.n, args.draws, args.tasks, args.variants, args.out, args.curves,
+        args.every, args.eval_size, args.quick,
+    )  # fmt: skip

@@ -11,9 +11,11 @@ user guide's "Fine-tuning an MP-DBM" page come from those records
 (``python benchmarks/plot_mpdbm_finetuning.py``).
 
 Variants are named ``key=value`` lists joined by ``,`` (values are JSON or
-plain strings) of ``AllTransferClassifier`` parameters, with ``source.`` for
-parameters of the fine-tuned network's source (``source.multi_inference``);
-``default`` is the defaults. Example::
+plain strings) of ``AllTransferClassifier`` parameters; ``source.<name>``
+sets a parameter of a copy of the source that keeps the default source's
+weights (so the fine-tuned network inherits it through its config: mean-field
+iterations, multi-inference, label weight, mask probabilities), as if those
+weights had been fitted with it; ``default`` is the defaults. Example::
 
     python benchmarks/bench_mpdbm_finetuning.py --n 10 100 \\
         --variants default finetune_objective=multi_prediction
@@ -32,6 +34,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skalltransfer import AllTransferClassifier, SourceData, get_cache_dir
+from skalltransfer._families import _mpdbm as _mpdbm_family
 from skalltransfer._reproduce import DEVELOPMENT_TASKS, load_target
 from skalltransfer._training import training_progress
 from skalltransfer.datasets import load_mnist, make_target_task
@@ -48,7 +51,10 @@ def parse_variant(spec):
             value = json.loads(value)
         except json.JSONDecodeError:
             pass
-        if key.startswith("source."):
+        if key.startswith("family."):
+            # An experiment on a constant of the MP-DBM family module.
+            source_params.setdefault("family", {})[key[len("family.") :]] = value
+        elif key.startswith("source."):
             source_params[key[len("source.") :]] = value
         else:
             params[key] = value
@@ -79,6 +85,59 @@ def fit_one(source, X, y, X_eval, y_eval, params, seed, max_iter, curves, every)
     return clf, record
 
 
+def loss_shares(source, X, y, seed=0, n_masks=20):
+    """Where the multi-prediction loss of the target set comes from at the
+    start of fine-tuning: the label term's share of the loss and of the
+    gradient norm of each weight layer, averaged over ``n_masks`` mask draws.
+    """
+    from skalltransfer._kernels._masks import sample_multiprediction_batch
+    from skalltransfer._kernels._mean_field import mp_loss_grad
+    from skalltransfer._kernels._rng import new_state
+
+    clf = AllTransferClassifier(
+        source, finetune_objective="multi_prediction", max_iter=0, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    net = clf.network_
+    cfg = net.config
+    codes = np.searchsorted(clf.classes_, y)
+    T = clf._plan_.target_table(len(clf.classes_), X.dtype)[codes]
+    state = new_state(np.random.RandomState(seed))
+    v_init = (0.5 * np.tanh(0.5 * net.visible_intercept) + 0.5).astype(X.dtype)
+    loss_share, grad_share = [], []
+    for _ in range(n_masks):
+        Xb, Mv, V0 = (np.empty_like(X) for _ in range(3))
+        My = np.empty(len(X), dtype=X.dtype)
+        sample_multiprediction_batch(
+            X, cfg["binarize"], cfg["drop_prob"], cfg["label_drop_prob"], v_init,
+            state, Xb, Mv, My, V0,
+        )  # fmt: skip
+        parts = []
+        for lam in (cfg["label_weight"], 0.0):
+            parts.append(
+                mp_loss_grad(
+                    net.coefs,
+                    net.intercepts,
+                    net.visible_intercept,
+                    Xb,
+                    T,
+                    Mv,
+                    My,
+                    V0,
+                    cfg["n_mean_field_iter"],
+                    label_weight=lam,
+                )  # fmt: skip
+            )
+        (total, g_all, *_), (pixels, g_pix, *_) = parts
+        loss_share.append((total - pixels) / total)
+        grad_share.append(
+            [np.linalg.norm(a - p) / np.linalg.norm(a) for a, p in zip(g_all, g_pix)]
+        )
+    return float(np.mean(loss_share)), np.mean(grad_share, axis=0).tolist()
+
+
 def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, quick):
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target("subset" if quick else "full")
@@ -89,11 +148,16 @@ def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, qui
     results = []
     for spec in variants:
         params, source_params = parse_variant(spec)
+        constants = source_params.pop("family", {})
+        saved = {name: getattr(_mpdbm_family, name) for name in constants}
+        for name, value in constants.items():
+            setattr(_mpdbm_family, name, value)
         src = clone(source).set_params(**source_params) if source_params else source
-        if source_params:  # inference-only parameters: reuse the weights
+        if source_params:  # the default source's weights, other settings
             for key, value in vars(source).items():
-                if key.endswith("_") or key.startswith("_fitted"):
+                if key.endswith("_"):
                     setattr(src, key, value)
+            src._record_fitted_params()
         for n in n_values:
             for task in tasks:
                 mask = np.isin(y_test, task)
@@ -123,6 +187,8 @@ def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, qui
             summarise(results, spec, n)
             with open(out, "w") as f:
                 json.dump(results, f)
+        for name, value in saved.items():
+            setattr(_mpdbm_family, name, value)
     print(f"raw results written to {out}")
 
 

@@ -85,6 +85,10 @@ class Family:
     #: ``finetune_objective`` may name for this family; the first is the
     #: default. Back-propagation of the output loss is "discriminative".
     finetune_objectives = ("discriminative",)
+    #: Whether ``output_scale="auto"`` fits the starting temperature of a
+    #: transferred output layer (which may silence it); False keeps it
+    #: unchanged (scale 1).
+    fits_output_temperature = True
 
     # -- identity -------------------------------------------------------------
     def __eq__(self, other):

@@ -138,6 +138,53 @@ def loss_shares(source, X, y, seed=0, n_masks=20):
     return float(np.mean(loss_share)), np.mean(grad_share, axis=0).tolist()
 
 
+def timing(repeat=3, n=100, task_id=0):
+    """Fit time of the default MP-DBM transfer at ``n`` images per class
+    against the SAE's, interleaved in
+    this process on the same data: best and median of ``repeat`` fits each,
+    and the ratio of the bests (the source fits are cached and not timed;
+    a first untimed fit of each warms Numba and the caches up)."""
+    from threadpoolctl import threadpool_info
+
+    memory = get_cache_dir()
+    X_train, y_train, _, _ = load_target("full")
+    sources = fit_sources(["mpdbm", "sae"], SourceData(*load_mnist()), memory)
+    X, y = make_target_task(
+        X_train, y_train, DEVELOPMENT_TASKS[task_id], n, random_state=0
+    )
+    budget = epochs_for(len(X), 1000)
+    makers = {
+        "MP-DBM, defaults": lambda: AllTransferClassifier(
+            sources["mpdbm"], max_iter=budget, random_state=0
+        ),
+        "SAE, defaults": lambda: AllTransferClassifier(
+            sources["sae"], max_iter=100, random_state=0
+        ),
+    }
+    times = {name: [] for name in makers}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for make in makers.values():
+            make().fit(X, y)
+        for _ in range(repeat):
+            for name, make in makers.items():
+                start = time.perf_counter()
+                make().fit(X, y)
+                times[name].append(time.perf_counter() - start)
+    threads = sorted(
+        {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    )
+    print(f"\n{len(X)} images ({n} per class), BLAS threads {threads}\n")
+    print("| fine-tuning | best (s) | median (s) | best / SAE best |")
+    print("|---|---|---|---|")
+    sae = min(times["SAE, defaults"])
+    for name, values in times.items():
+        print(
+            f"| {name} | {min(values):.2f} | {np.median(values):.2f} | "
+            f"{min(values) / sae:.2f} |"
+        )
+
+
 def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, quick):
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target("subset" if quick else "full")
@@ -219,7 +266,14 @@ if __name__ == "__main__":
     parser.add_argument("--every", type=int, default=5)
     parser.add_argument("--eval-size", type=int, default=500)
     parser.add_argument("--out", default="bench_mpdbm_finetuning.json")
+    parser.add_argument(
+        "--timing", action="store_true",
+        help="only time the fine-tuning at 100 images per class against the SAE's",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.timing:
+        timing()
+        raise SystemExit
     if args.quick:
         args.n, args.draws, args.tasks = [10], 1, [0, 1]
     main(

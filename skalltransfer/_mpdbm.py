@@ -102,9 +102,13 @@ class MPDBMClassifier(BaseStackClassifier):
         Maximum number of epochs (about 5 minutes on 4,000 MNIST images on
         2 cores).
     tol : float, default=1e-4
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or None, default=None
         Stop after this many epochs without improvement of the training loss
-        (or of the validation score with ``early_stopping``).
+        (or of the validation score with ``early_stopping``). None runs all
+        ``max_iter`` epochs: the step decays linearly over them, and the
+        noisy multi-prediction loss stopped 8 x 8 digits at epoch 30 of 100
+        (84.6% test accuracy against 93.7% after 100 epochs); on MNIST the
+        default ran all 100 epochs either way.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and keep the parameters
         with the best validation score (mean log-likelihood of the held-out
@@ -185,6 +189,7 @@ class MPDBMClassifier(BaseStackClassifier):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "final_momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -207,7 +212,7 @@ class MPDBMClassifier(BaseStackClassifier):
         batch_size=100,
         max_iter=100,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change=None,
         early_stopping=False,
         validation_fraction=0.1,
         warm_start=False,

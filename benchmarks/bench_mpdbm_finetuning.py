@@ -138,6 +138,21 @@ def loss_shares(source, X, y, seed=0, n_masks=20):
     return float(np.mean(loss_share)), np.mean(grad_share, axis=0).tolist()
 
 
+def print_loss_shares(n_values, task_ids):
+    """:func:`loss_shares` of the default MP-DBM source, draw 0."""
+    X_train, y_train, _, _ = load_target("full")
+    source = fit_sources(["mpdbm"], SourceData(*load_mnist()), get_cache_dir())
+    print("| task | n | label share of the loss | of the gradient norm, per layer |")
+    print("|---|---|---|---|")
+    for i in task_ids:
+        for n in n_values:
+            task = DEVELOPMENT_TASKS[i]
+            X, y = make_target_task(X_train, y_train, task, n, random_state=0)
+            share, grads = loss_shares(source["mpdbm"], X, y, n_masks=5)
+            cells = " ".join(f"{g:.2f}" for g in grads)
+            print(f"| {task} | {n} | {share:.3f} | {cells} |", flush=True)
+
+
 def timing(repeat=3, n=100, task_id=0):
     """Fit time of the default MP-DBM transfer at ``n`` images per class
     against the SAE's, interleaved in
@@ -267,12 +282,20 @@ if __name__ == "__main__":
     parser.add_argument("--eval-size", type=int, default=500)
     parser.add_argument("--out", default="bench_mpdbm_finetuning.json")
     parser.add_argument(
+        "--loss-shares", action="store_true",
+        help="only print the label term's share of the multi-prediction loss "
+        "and gradients at the start of fine-tuning (draw 0)",
+    )  # fmt: skip
+    parser.add_argument(
         "--timing", action="store_true",
         help="only time the fine-tuning at 100 images per class against the SAE's",
     )  # fmt: skip
     args = parser.parse_args()
     if args.timing:
         timing()
+        raise SystemExit
+    if args.loss_shares:
+        print_loss_shares(args.n, args.tasks)
         raise SystemExit
     if args.quick:
         args.n, args.draws, args.tasks = [10], 1, [0, 1]

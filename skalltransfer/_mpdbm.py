@@ -107,7 +107,7 @@ class MPDBMClassifier(BaseStackClassifier):
         (or of the validation score with ``early_stopping``). None runs all
         ``max_iter`` epochs: the step decays linearly over them, and the
         noisy multi-prediction loss stopped 8 x 8 digits at epoch 30 of 100
-        (84.6% test accuracy against 93.7% after 100 epochs); on MNIST the
+        (84.6% test accuracy against 92.6% after 100 epochs); on MNIST the
         default ran all 100 epochs either way.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and keep the parameters

@@ -96,7 +96,10 @@ class AllTransferClassifier(BaseTransferClassifier):
         keeps them, one whose answers are confident but uninformative starts
         nearly silent, so its arbitrary output does not persist away from
         the training samples. **Deviation** from the paper; see the user
-        guide for the measurements behind the default.
+        guide for the measurements behind the default. For an MP-DBM source
+        ``"auto"`` is 1.0: its mean-field net, fine-tuned through a silenced
+        output layer, got no learning signal below it (user guide,
+        "Fine-tuning an MP-DBM source").
     class_weight : "balanced", dict or None, default=None
         Class weights of the fine-tuning loss, for imbalanced targets: a dict
         maps target labels to weights; "balanced" weighs each class by its
@@ -183,6 +186,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         class_weight=None,
         source_data=None,
         source_memory=None,
+        finetune_objective=None,
         solver=None,
         learning_rate_init=None,
         momentum=None,
@@ -209,6 +213,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         self.class_weight = class_weight
         self.source_data = source_data
         self.source_memory = source_memory
+        self.finetune_objective = finetune_objective
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
@@ -281,7 +286,7 @@ class AllTransferClassifier(BaseTransferClassifier):
                 network.family.init_input_layer(network, X)
         scale = None
         if mode == UNITS:
-            scale = self._output_scale(outputs, codes, units)
+            scale = self._output_scale(outputs, codes, units, network.family)
             scale_output_layer(network, scale)
         return Plan(
             network,
@@ -293,9 +298,11 @@ class AllTransferClassifier(BaseTransferClassifier):
             transferability=leep_from_outputs(outputs, codes, n_classes),
         )
 
-    def _output_scale(self, outputs, codes, units):
+    def _output_scale(self, outputs, codes, units, family):
         if self.output_scale != "auto":
             return float(self.output_scale)
+        if not family.fits_output_temperature:
+            return 1.0
         # In place on the one (n_samples, n_classes) copy: no full-size
         # temporaries for the maximum and the log.
         log_proba = outputs[:, units]

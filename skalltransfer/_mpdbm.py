@@ -8,7 +8,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseStackClassifier, check_unit_interval
-from ._families._mpdbm import MPDBM, col_norm_limits, visible_bias_from_marginals
+from ._families._mpdbm import (
+    MPDBM,
+    col_norm_limits,
+    resolve_learning_rate,
+    visible_bias_from_marginals,
+)
 from ._kernels._init import init_weights
 from ._stack import LayerStack
 from ._training import column_norm_constraint, make_optimizer
@@ -68,11 +73,15 @@ class MPDBMClassifier(BaseStackClassifier):
         the pixels clamped.
     solver : {"sgd", "adam"}, default="sgd"
         SGD with momentum (the original recipe) or Adam.
-    learning_rate_init : float, default=15.0
-        Step size. The loss is an average over pixels, so SGD steps are large
-        (pylearn2's MNIST demo uses 15.1 with the same normalisation). Images
-        with fewer pixels than MNIST's 784 call for a proportionally smaller
-        step.
+    learning_rate_init : "auto" or float, default="auto"
+        Step size. The loss is an average over pixels (as in pylearn2), so
+        the step each predicted pixel or label sees is the SGD step divided
+        by ``n_features``. ``"auto"`` keeps that per-variable step at
+        pylearn2's MNIST value whatever the image size: ``15 * n_features /
+        784`` for SGD (15 on 28 x 28 images, close to the demo's 15.1; 1.22
+        on 8 x 8 ones), 1e-3 for Adam. (Before ``"auto"``, the default
+        was 15.0 whatever the number of pixels, which diverged on small
+        images; on 784-pixel images the two are the same.)
     learning_rate_decay : float, default=0.1
         With ``solver="sgd"``, the step size decays linearly over ``max_iter``
         epochs to ``learning_rate_decay * learning_rate_init`` (pylearn2's
@@ -93,9 +102,13 @@ class MPDBMClassifier(BaseStackClassifier):
         Maximum number of epochs (about 5 minutes on 4,000 MNIST images on
         2 cores).
     tol : float, default=1e-4
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or None, default=None
         Stop after this many epochs without improvement of the training loss
-        (or of the validation score with ``early_stopping``).
+        (or of the validation score with ``early_stopping``). None runs all
+        ``max_iter`` epochs: the step decays linearly over them, and the
+        noisy multi-prediction loss stopped 8 x 8 digits at epoch 30 of 100
+        (84.6% test accuracy against 92.6% after 100 epochs); on MNIST the
+        default ran all 100 epochs either way.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and keep the parameters
         with the best validation score (mean log-likelihood of the held-out
@@ -168,11 +181,15 @@ class MPDBMClassifier(BaseStackClassifier):
         ],
         "multi_inference": ["boolean"],
         "solver": [StrOptions({"sgd", "adam"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="neither"),
+        ],
         "learning_rate_decay": [Interval(Real, 0, 1, closed="right")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "final_momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -187,7 +204,7 @@ class MPDBMClassifier(BaseStackClassifier):
         max_col_norm="auto",
         multi_inference=True,
         solver="sgd",
-        learning_rate_init=15.0,
+        learning_rate_init="auto",
         learning_rate_decay=0.1,
         momentum=0.5,
         final_momentum=0.9,
@@ -195,7 +212,7 @@ class MPDBMClassifier(BaseStackClassifier):
         batch_size=100,
         max_iter=100,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change=None,
         early_stopping=False,
         validation_fraction=0.1,
         warm_start=False,
@@ -315,7 +332,9 @@ class MPDBMClassifier(BaseStackClassifier):
         return make_optimizer(
             params,
             self.solver,
-            self.learning_rate_init,
+            resolve_learning_rate(
+                self.learning_rate_init, self.solver, network.layer_sizes[0]
+            ),
             momentum_schedule=lambda epoch: momentum if epoch == 0 else final,
             decay_epochs=self.max_iter,
             final_fraction=self.learning_rate_decay,

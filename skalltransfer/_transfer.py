@@ -85,13 +85,25 @@ _COMMON_PARAMETERS = """
     source_memory : None, str, path or joblib.Memory, default=None
         Disk cache of fitted sources, keyed by the source parameters and the
         data fingerprint. Fitted sources are also cached in memory.
+    finetune_objective : {"discriminative", "multi_prediction"} or None, \
+            default=None
+        What fine-tuning minimises. ``"discriminative"`` (what None means
+        for every source) is the cross-entropy of the network's output on
+        the targets, back-propagated through the network; for an MP-DBM
+        source, through the unrolled mean-field inference that classifies,
+        as through a recurrent net (Goodfellow et al. 2013).
+        ``"multi_prediction"`` fine-tunes an MP-DBM with its own
+        multi-prediction objective (the paper's step 2e; see the user guide
+        for why it is not the default). Other sources have only the
+        discriminative objective.
     solver : {"sgd", "adam"} or None, default=None
-        Fine-tuning optimizer. None: for an MP-DBM source, the source's own
-        (SGD with momentum); for a feed-forward source, Adam.
+        Fine-tuning optimizer. None: Adam, except for an MP-DBM fine-tuned
+        with the multi-prediction objective, which keeps the source's own SGD
+        with momentum.
     learning_rate_init : float or None, default=None
-        Fine-tuning step size. None: a fifth of an MP-DBM source's step
-        (its step is tuned for long training on the large source set), 1e-3
-        for Adam on a feed-forward source.
+        Fine-tuning step size. None: 1e-3 for Adam; a fifth of the source's
+        step for an MP-DBM fine-tuned by multi-prediction (its step is tuned
+        for long training on the large source set).
     momentum : float or None, default=None
         SGD momentum; None uses the source's.
     alpha : float, default=0.0
@@ -171,6 +183,10 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         # the arrays a user passed instead of a SourceData.
         "source_data": "no_validation",
         "source_memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "finetune_objective": [
+            StrOptions({"discriminative", "multi_prediction"}),
+            None,
+        ],
         "solver": [StrOptions({"sgd", "adam"}), None],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
         "momentum": [Interval(Real, 0, 1, closed="left"), None],
@@ -245,6 +261,10 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
             check_unit_interval(X)
         if not warm:
             plan = self._plan(base, X, codes, classes, rng)
+        network = plan.network
+        network.config = network.family.finetune_config(
+            network, self.finetune_objective
+        )
         self.source_ = source
         self._plan_ = plan
         return plan.network

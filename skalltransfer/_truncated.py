@@ -105,6 +105,7 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
         class_weight="balanced",
         source_data=None,
         source_memory=None,
+        finetune_objective=None,
         solver=None,
         learning_rate_init=None,
         momentum=None,
@@ -130,6 +131,7 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
         self.class_weight = class_weight
         self.source_data = source_data
         self.source_memory = source_memory
+        self.finetune_objective = finetune_objective
         self.solver = solver
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum

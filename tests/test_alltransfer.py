@@ -27,6 +27,8 @@ from skalltransfer import (
     clear_source_cache,
     prefit_sources,
 )
+from skalltransfer._families._mpdbm import visible_bias_from_marginals
+from skalltransfer._kernels._mean_field import mean_field_labels
 
 
 class CountingSAE(StackedAutoencoderClassifier):
@@ -263,7 +265,7 @@ def test_mean_relation(source_and_target):
     assert clf.score(Xt, yt) > 0.8
 
 
-def test_mpdbm_source_is_finetuned_with_its_own_objective(digits, monkeypatch):
+def test_mpdbm_source_is_finetuned_through_its_own_family(digits, monkeypatch):
     from skalltransfer._families import FEEDFORWARD, MPDBM
 
     X, y = digits
@@ -278,30 +280,94 @@ def test_mpdbm_source_is_finetuned_with_its_own_objective(digits, monkeypatch):
         original = type(family).objective
 
         def spy(self, stack, *args, _original=original, **kwargs):
-            calls.append((self.name, stack.family.name))
+            calls.append((self.name, stack.family.name, stack.config["objective"]))
             return _original(self, stack, *args, **kwargs)
 
         monkeypatch.setattr(type(family), "objective", spy)
-    for T in ("all", 2, 0):
-        calls.clear()
+    for objective in ("discriminative", "multi_prediction"):
+        for T in ("all", 2, 0):
+            calls.clear()
+            clf = AllTransferClassifier(
+                source,
+                n_transferred_layers=T,
+                finetune_objective=None if objective == "discriminative" else objective,
+                max_iter=3,
+                random_state=0,
+            ).fit(Xt, yt)
+            assert calls == [("mpdbm", "mpdbm", objective)]
+            assert clf.network_.family == "mpdbm"
+            assert clf.predict_proba(Xt).shape == (len(Xt), 4)
+            # The multi-prediction objective reconstructs the pixels, so it
+            # trains the visible bias; discriminative fine-tuning runs plain
+            # mean field (pixels clamped), which never reads it.
+            start = (
+                visible_bias_from_marginals(Xt) if T == 0 else source.visible_intercept_
+            )
+            moved = not np.allclose(clf.network_.visible_intercept, start)
+            assert moved == (objective == "multi_prediction")
+            if T == "all":
+                # A silenced output layer would starve the mean-field net.
+                assert clf.output_scale_ == 1.0
+        # The source is never touched, whatever the objective.
+        assert source.get_params()["multi_inference"]
+    # Fine-tuned for longer, the transfer learns the target task with either
+    # objective.
+    for objective, least in (("multi_prediction", 0.6), ("discriminative", 0.95)):
         clf = AllTransferClassifier(
-            source, n_transferred_layers=T, max_iter=3, random_state=0
+            source, finetune_objective=objective, max_iter=30, random_state=0
         ).fit(Xt, yt)
-        assert calls == [("mpdbm", "mpdbm")]
-        assert clf.network_.family == "mpdbm"
-        assert clf.predict_proba(Xt).shape == (len(Xt), 4)
-        # The multi-prediction objective reconstructs the visible units, so
-        # it trains the visible bias, which back-propagation has not got.
-        start = np.zeros(64) if T == 0 else source.visible_intercept_
-        assert not np.allclose(clf.network_.visible_intercept, start)
-    # Fine-tuned with it for longer, the transfer learns the target task.
-    clf = AllTransferClassifier(source, max_iter=30, random_state=0).fit(Xt, yt)
-    assert clf.score(Xt, yt) > 0.6
-    assert np.mean(clf.loss_curve_[-5:]) < np.mean(clf.loss_curve_[:5])
-    clf = AllTransferClassifier(
-        source, n_transferred_layers=2, extra_hidden_layer=8, max_iter=2, random_state=0
-    ).fit(Xt, yt)
-    assert clf.network_.layer_sizes == [64, 24, 16, 8, 4]
+        assert np.mean(clf.loss_curve_[-5:]) < np.mean(clf.loss_curve_[:5])
+        assert clf.score(Xt, yt) > least
+
+
+def test_discriminative_finetuning_runs_and_predicts_through_plain_mean_field(
+    digits,
+):
+    X, y = digits
+    source = MPDBMClassifier(
+        (24, 16), n_mean_field_iter=4, max_iter=5, random_state=0
+    ).fit(X[y < 6], y[y < 6])
+    clf = AllTransferClassifier(source, max_iter=3, random_state=0)
+    clf.fit(X[y >= 6], y[y >= 6])
+    config = clf.network_.config
+    assert config["objective"] == "discriminative"
+    assert config["multi_inference"] is False
+    assert config["n_mean_field_iter"] == 1  # at most FINETUNE_MEAN_FIELD_ITER
+    # What it was trained through is what predicts.
+    proba, _ = mean_field_labels(
+        clf.network_.coefs,
+        clf.network_.intercepts,
+        clf.network_.visible_intercept,
+        X[y >= 6],
+        1,
+    )
+    assert_allclose(clf.network_.output_proba(X[y >= 6]), proba)
+    assert_array_equal(clf.network_.visible_intercept, source.visible_intercept_)
+    assert not np.allclose(clf.network_.coefs[0], source.coefs_[0])
+    # The source keeps its own settings.
+    assert source.get_params()["n_mean_field_iter"] == 4
+    clf_mp = AllTransferClassifier(
+        source, finetune_objective="multi_prediction", max_iter=1, random_state=0
+    ).fit(X[y >= 6], y[y >= 6])
+    assert clf_mp.network_.config["n_mean_field_iter"] == 4
+    assert clf_mp.network_.config["multi_inference"] is True
+
+
+def test_finetune_objective_is_checked_by_the_source_family(digits):
+    X, y = digits
+    sae = StackedAutoencoderClassifier(
+        (12,), pretrain_max_iter=1, max_iter=2, random_state=0
+    ).fit(X[y < 6], y[y < 6])
+    clf = AllTransferClassifier(sae, finetune_objective="multi_prediction")
+    with pytest.raises(ValueError, match="not available for a 'feedforward'"):
+        clf.fit(X[y >= 6], y[y >= 6])
+    clf.set_params(finetune_objective="discriminative", max_iter=2).fit(
+        X[y >= 6], y[y >= 6]
+    )
+    with pytest.raises(ValueError, match="finetune_objective"):
+        AllTransferClassifier(sae, finetune_objective="contrastive").fit(
+            X[y >= 6], y[y >= 6]
+        )
 
 
 def test_mlp_source_and_its_activation(digits):

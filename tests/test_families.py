@@ -147,7 +147,7 @@ def test_the_mpdbm_family_refuses_a_hidden_penalty_naming_why(digits):
     clf = AllTransferClassifier(
         source, source_data=SourceData(X[y < 6], y[y < 6]), mmd_lambda=1.0
     )
-    with pytest.raises(ValueError, match="multi-prediction objective"):
+    with pytest.raises(ValueError, match="mean-field inference"):
         clf.fit(X[y >= 6], y[y >= 6])
 
 

@@ -12,6 +12,8 @@ from numpy.testing import assert_allclose
 from skalltransfer._kernels._activations import logistic, softmax
 from skalltransfer._kernels._mean_field import (
     mean_field_labels,
+    mf_forward,
+    mf_loss_grad,
     mp_forward,
     mp_loss_grad,
 )
@@ -105,6 +107,87 @@ def test_gradient_matches_finite_differences(sizes, n_iter, label_weight, weight
             num[idx] = (lp - lm) / (2 * eps)
         rel = np.abs(num - G).max() / max(np.abs(num).max(), 1e-12)
         assert rel < 1e-6
+
+
+def _numeric_grad(f, P, eps=1e-6):
+    num = np.zeros_like(P)
+    it = np.nditer(P, flags=["multi_index"])
+    for _ in it:
+        idx = it.multi_index
+        old = P[idx]
+        P[idx] = old + eps
+        lp = f()
+        P[idx] = old - eps
+        lm = f()
+        P[idx] = old
+        num[idx] = (lp - lm) / (2 * eps)
+    return num
+
+
+@pytest.mark.parametrize(
+    "sizes, n_iter, multi_inference, loss, weighted",
+    [
+        ([6, 5, 4, 3], 3, False, "log_loss", False),
+        ([6, 5, 4, 3], 5, True, "log_loss", True),
+        ([6, 5, 3], 4, True, "squared_error", False),
+        ([6, 5, 4, 4, 3], 5, True, "log_loss", False),
+        ([6, 5, 4, 4, 3], 4, False, "squared_error", True),
+        ([6, 5, 4, 3], 1, False, "log_loss", False),
+    ],
+)
+def test_classification_gradient_matches_finite_differences(
+    sizes, n_iter, multi_inference, loss, weighted
+):
+    # Discriminative fine-tuning back-propagates through the unrolled
+    # classification inference: every parameter, the visible bias included
+    # (it enters the multi-inference reconstructions and initial state).
+    rng = np.random.RandomState(1)
+    coefs, intercepts, bv = _net(rng, sizes, scale=0.7)
+    X = rng.uniform(size=(5, sizes[0]))
+    C = sizes[-1]
+    targets = (
+        np.eye(C)[rng.randint(0, C, 5)]
+        if loss == "log_loss"
+        else rng.dirichlet(np.ones(C), 5)
+    )
+    w = rng.uniform(0.5, 2.0, 5) if weighted else None
+
+    def f():
+        return mf_loss_grad(
+            coefs, intercepts, bv, X, targets, n_iter, multi_inference, loss, w
+        )[0]
+
+    _, gc, gi, gv = mf_loss_grad(
+        coefs, intercepts, bv, X, targets, n_iter, multi_inference, loss, w
+    )
+    for P, G in [*zip(coefs, gc), *zip(intercepts, gi), (bv, gv)]:
+        num = _numeric_grad(f, P)
+        rel = np.abs(num - G).max() / max(np.abs(num).max(), 1e-12)
+        assert rel < 1e-6
+    if not multi_inference:
+        # Clamped pixels: the visible bias plays no part.
+        assert not np.any(gv)
+
+
+@pytest.mark.parametrize("multi_inference", [False, True])
+@pytest.mark.parametrize("sizes", [[7, 6, 5, 4], [7, 6, 4], [7, 6, 5, 5, 4]])
+def test_classification_forward_is_the_prediction_inference(sizes, multi_inference):
+    # What discriminative fine-tuning trains is exactly what predicts.
+    rng = np.random.RandomState(2)
+    coefs, intercepts, bv = _net(rng, sizes, dtype=np.float32)
+    X = rng.uniform(size=(9, sizes[0])).astype(np.float32)
+    fwd = mf_forward(coefs, intercepts, bv, X, 6, multi_inference)
+    proba, _ = mean_field_labels(
+        coefs, intercepts, bv, X, 6, multi_inference=multi_inference
+    )
+    got = fwd["states"][len(sizes) - 1, fwd["final"]]
+    assert got.dtype == np.float32
+    assert_allclose(got, proba, rtol=0, atol=1e-6)
+    value, gc, gi, gv = mf_loss_grad(
+        coefs, intercepts, bv, X, np.eye(sizes[-1], dtype=np.float32)[[0] * 9], 6
+    )
+    assert np.isfinite(value)
+    assert all(g.dtype == np.float32 for g in [*gc, *gi, gv])
 
 
 def test_empty_mask_gives_zero_loss_and_gradient():

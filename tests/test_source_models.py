@@ -233,3 +233,49 @@ def test_batched_prediction_equals_unbatched(digits, monkeypatch):
     assert_allclose(clf.predict_proba(X), full_proba, rtol=1e-5, atol=1e-7)
     assert chunks == [64] * 28 + [5]
     assert_allclose(clf.transform(X), full_hidden, rtol=1e-5, atol=1e-7)
+
+
+def test_mpdbm_auto_step_scales_with_the_number_of_pixels(digits):
+    # "auto" keeps pylearn2's MNIST step per predicted variable: 15 on 784
+    # pixels, 15 * 64 / 784 on 8 x 8 digits.
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(32, 16), n_mean_field_iter=4, max_iter=15)
+    auto = MPDBMClassifier(random_state=0, **kw).fit(X[:1000], y[:1000])
+    same = MPDBMClassifier(
+        learning_rate_init=15.0 * 64 / 784, random_state=0, **kw
+    ).fit(X[:1000], y[:1000])
+    for a, b in zip(auto.coefs_, same.coefs_):
+        assert_array_equal(a, b)
+    # The fixed MNIST step is too large for 64 pixels.
+    fixed = MPDBMClassifier(learning_rate_init=15.0, random_state=0, **kw)
+    fixed.fit(X[:1000], y[:1000])
+    score = auto.score(X[1000:], y[1000:])
+    assert score > 0.6
+    assert score > fixed.score(X[1000:], y[1000:]) + 0.05
+    # Adam is invariant to the loss scale: "auto" is its usual 1e-3.
+    adam = MPDBMClassifier(solver="adam", random_state=0, **{**kw, "max_iter": 2})
+    adam_explicit = clone_with(adam, learning_rate_init=1e-3)
+    adam.fit(X[:300], y[:300])
+    adam_explicit.fit(X[:300], y[:300])
+    assert_array_equal(adam.coefs_[0], adam_explicit.coefs_[0])
+
+
+def clone_with(estimator, **params):
+    from sklearn.base import clone
+
+    return clone(estimator).set_params(**params)
+
+
+def test_mpdbm_runs_every_epoch_by_default(digits):
+    # n_iter_no_change=None: the step decays over all max_iter epochs, and no
+    # stop on the noisy multi-prediction loss cuts the schedule short.
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = MPDBMClassifier((16,), n_mean_field_iter=3, max_iter=12, random_state=0)
+        clf.fit(X[:200], y[:200])
+    assert clf.n_iter_ == 12
+    stopping = MPDBMClassifier(
+        (16,), n_mean_field_iter=3, max_iter=40, n_iter_no_change=1, random_state=0
+    ).fit(X[:200], y[:200])
+    assert stopping.n_iter_ < 40

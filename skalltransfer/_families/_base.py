@@ -81,6 +81,14 @@ class Family:
     #: Why a penalty on hidden codes (the MMD penalty) cannot be
     #: back-propagated through this family, or None when it can.
     hidden_penalty_unsupported = None
+    #: The fine-tuning objectives a transfer estimator's
+    #: ``finetune_objective`` may name for this family; the first is the
+    #: default. Back-propagation of the output loss is "discriminative".
+    finetune_objectives = ("discriminative",)
+    #: Whether ``output_scale="auto"`` fits the starting temperature of a
+    #: transferred output layer (which may silence it); False keeps it
+    #: unchanged (scale 1).
+    fits_output_temperature = True
 
     # -- identity -------------------------------------------------------------
     def __eq__(self, other):
@@ -207,6 +215,19 @@ class Family:
         from scratch on ``X`` (nothing for families without any)."""
 
     # -- transfer -------------------------------------------------------------
+    def finetune_config(self, stack, objective=None):
+        """The config of ``stack``, about to be fine-tuned by a transfer
+        estimator with ``objective`` (one of :attr:`finetune_objectives`;
+        None is the first). A family with a single objective returns the
+        config unchanged; one with several records the choice in it."""
+        if objective is not None and objective not in self.finetune_objectives:
+            raise ValueError(
+                f"finetune_objective={objective!r} is not available for a "
+                f"{self.name!r} source; use one of {self.finetune_objectives} "
+                "or None."
+            )
+        return dict(stack.config)
+
     def finetune_defaults(self, source_params, network):
         """:class:`FinetuneDefaults` for fine-tuning ``network`` built from a
         source model whose parameters are ``source_params``."""

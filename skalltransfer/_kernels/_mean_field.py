@@ -350,3 +350,249 @@ def mean_field_labels(
         for layer in group_b:
             update(layer)
     return states[label], states[1:label]
+
+
+# -- discriminative training through the classification inference ------------
+@lru_cache(maxsize=64)
+def _inference_schedule(n_hidden, n_iter, update_visible):
+    """The unrolled classification inference of :func:`mean_field_labels` as
+    a tuple of operations (the format of :func:`_training_schedule`), pruned
+    to what the final label marginals depend on.
+
+    Iteration 0 runs bottom-up, hidden layers with doubled weights, then the
+    label layer; each later iteration updates layers 1, 3, ..., then the
+    visible layer when ``update_visible`` (the multi-inference trick), then
+    layers 2, 4, .... Version 0 of the visible layer is its initial state.
+    """
+    K = n_hidden
+    label = K + 1
+    version = dict.fromkeys(range(K + 2), -1)
+    version[0] = 0
+    ops = []
+
+    def emit(kind, layer, inputs):
+        version[layer] += 1
+        ops.append((kind, layer, tuple(inputs), version[layer]))
+
+    for layer in range(1, K + 1):
+        emit(_HIDDEN, layer, [(layer - 1, version[layer - 1], 2.0)])
+    emit(_LABEL, label, [(K, version[K], 1.0)])
+    for _ in range(n_iter - 1):
+        for layer in range(1, K + 2, 2):
+            if layer == label:
+                emit(_LABEL, label, [(K, version[K], 1.0)])
+            else:
+                emit(
+                    _HIDDEN,
+                    layer,
+                    [
+                        (layer - 1, version[layer - 1], 1.0),
+                        (layer + 1, version[layer + 1], 1.0),
+                    ],
+                )
+        if update_visible:
+            emit(_VISIBLE, 0, [(1, version[1], 1.0)])
+        for layer in range(2, K + 2, 2):
+            if layer == label:
+                emit(_LABEL, label, [(K, version[K], 1.0)])
+            else:
+                emit(
+                    _HIDDEN,
+                    layer,
+                    [
+                        (layer - 1, version[layer - 1], 1.0),
+                        (layer + 1, version[layer + 1], 1.0),
+                    ],
+                )
+    final = version[label]
+    needed = {(label, final)}
+    live = []
+    for op in reversed(ops):
+        kind, layer, inputs, out = op
+        if (layer, out) in needed:
+            live.append(op)
+            needed.update((src, ver) for src, ver, _ in inputs)
+    live.reverse()
+    return tuple(live), final
+
+
+def mf_forward(coefs, intercepts, visible_intercept, X, n_iter, multi_inference):
+    """Run the unrolled classification inference and keep every state.
+
+    The same computation as :func:`mean_field_labels` (label unobserved;
+    pixels clamped, or averaged with their reconstruction when
+    ``multi_inference``), recorded for :func:`mf_loss_grad`.
+
+    Returns
+    -------
+    fwd : dict
+        ``states`` ({(layer, version): array}), ``raw`` (unmixed visible
+        reconstructions by version), ``logits`` (final label logits),
+        ``schedule``, ``final`` and ``x_w`` (``V0 @ W_1``, computed once).
+    """
+    K = len(coefs) - 1
+    dtype = X.dtype
+    schedule, final = _inference_schedule(K, n_iter, bool(multi_inference))
+    biases = [visible_intercept, *intercepts]
+    if multi_inference:
+        v_bias = inplace_logistic(visible_intercept.astype(dtype, copy=True))
+        V0 = 0.5 * X + 0.5 * v_bias
+    else:
+        V0 = X
+    states = {(0, 0): V0}
+    raw = {}
+    logits = None
+    # Every update of layer 1 reads V0 when the pixels stay clamped: one
+    # product serves them all.
+    x_w = V0 @ coefs[0]
+    for kind, layer, inputs, out in schedule:
+        Z = None
+        for src, ver, factor in inputs:
+            if src == 0 and ver == 0:
+                prod = x_w.copy()
+            elif src < layer:
+                prod = states[src, ver] @ coefs[layer - 1]
+            else:
+                prod = states[src, ver] @ coefs[src - 1].T
+            if factor != 1.0:
+                prod *= factor
+            if Z is None:
+                Z = prod
+            else:
+                Z += prod
+        Z += biases[layer]
+        if kind == _HIDDEN:
+            states[layer, out] = inplace_logistic(Z)
+        elif kind == _VISIBLE:
+            A = inplace_logistic(Z)
+            raw[out] = A
+            states[0, out] = 0.5 * A + 0.5 * X
+        else:
+            if out == final:
+                logits = Z.copy()
+            states[layer, out] = inplace_softmax(Z)
+    return {
+        "states": states,
+        "raw": raw,
+        "logits": logits,
+        "schedule": schedule,
+        "final": final,
+        "x_w": x_w,
+    }
+
+
+def mf_loss_grad(
+    coefs,
+    intercepts,
+    visible_intercept,
+    X,
+    targets,
+    n_iter,
+    multi_inference=False,
+    loss="log_loss",
+    sample_weight=None,
+):
+    """Classification loss of the mean-field label marginals and its exact
+    gradient, back-propagated through the unrolled inference as through a
+    recurrent net (the discriminative fine-tuning of Goodfellow et al. 2013).
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray
+        Weights and biases of layers 1..K+1 (the last is the label layer).
+    visible_intercept : ndarray of shape (D,)
+    X : ndarray of shape (B, D)
+        Inputs in [0, 1], as at prediction time.
+    targets : ndarray of shape (B, C)
+        One-hot rows or probability rows.
+    n_iter : int
+        Mean-field iterations (at least 1), as in :func:`mean_field_labels`.
+    multi_inference : bool, default=False
+        Unroll the multi-inference trick instead of plain mean field.
+    loss : {"log_loss", "squared_error"}, default="log_loss"
+        Cross-entropy of the targets, or ``0.5 * ||p - t||^2``.
+    sample_weight : ndarray of shape (B,), default=None
+
+    Returns
+    -------
+    loss : float
+        Weighted mean over the batch.
+    coef_grads, intercept_grads : list of ndarray
+    visible_intercept_grad : ndarray of shape (D,)
+        Nonzero only with ``multi_inference`` (the visible bias enters the
+        inference through the reconstructions and the initial state).
+    """
+    K = len(coefs) - 1
+    label = K + 1
+    B = X.shape[0]
+    dtype = X.dtype
+    w = (
+        np.full(B, 1.0 / B, dtype=dtype)
+        if sample_weight is None
+        else (sample_weight / sample_weight.sum()).astype(dtype)
+    )[:, None]
+    fwd = mf_forward(coefs, intercepts, visible_intercept, X, n_iter, multi_inference)
+    states, raw, schedule, final = (
+        fwd["states"],
+        fwd["raw"],
+        fwd["schedule"],
+        fwd["final"],
+    )
+    P = states[label, final]
+    if loss == "log_loss":
+        value = -float(np.sum(w * targets * log_softmax(fwd["logits"])))
+        dz_final = (P - targets) * w
+    else:
+        diff = P - targets
+        value = 0.5 * float(np.sum(w * diff**2))
+        g = diff * w
+        dz_final = P * (g - np.sum(g * P, axis=1, keepdims=True))
+
+    coef_grads = [np.zeros_like(W) for W in coefs]
+    intercept_grads = [np.zeros_like(b) for b in intercepts]
+    visible_grad = np.zeros_like(visible_intercept)
+    bias_grads = [visible_grad, *intercept_grads]
+    grads = {}
+    # Sum of the preactivation gradients of every op that reads V0: one
+    # product with V0 (and W_1) at the end instead of one per op.
+    g_x_w = np.zeros_like(fwd["x_w"])
+
+    def add(key, value):
+        if key in grads:
+            grads[key] += value
+        else:
+            grads[key] = value
+
+    for kind, layer, inputs, out in reversed(schedule):
+        if kind == _LABEL and out == final:
+            dz = dz_final
+        else:
+            g = grads.pop((layer, out))
+            if kind == _HIDDEN:
+                S = states[layer, out]
+                dz = g * S
+                dz *= 1 - S
+            elif kind == _VISIBLE:
+                A = raw[out]
+                dz = g * (0.5 * A)
+                dz *= 1 - A
+            else:
+                A = states[layer, out]
+                dz = A * (g - np.sum(g * A, axis=1, keepdims=True))
+        bias_grads[layer] += dz.sum(axis=0)
+        for src, ver, factor in inputs:
+            scaled = dz if factor == 1.0 else dz * factor
+            if src == 0 and ver == 0:
+                g_x_w += scaled
+            elif src < layer:
+                coef_grads[layer - 1] += states[src, ver].T @ scaled
+                add((src, ver), scaled @ coefs[layer - 1].T)
+            else:
+                coef_grads[src - 1] += scaled.T @ states[src, ver]
+                add((src, ver), scaled @ coefs[src - 1])
+    coef_grads[0] += states[0, 0].T @ g_x_w
+    if multi_inference:
+        # V0 = X / 2 + sigmoid(b_v) / 2.
+        s = inplace_logistic(visible_intercept.astype(dtype, copy=True))
+        visible_grad += (0.5 * s * (1 - s)) * (coefs[0] @ g_x_w.sum(axis=0))
+    return value, coef_grads, intercept_grads, visible_grad

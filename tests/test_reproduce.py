@@ -52,8 +52,8 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
     assert "| AllTransferClassifier defaults (conv source) |" in report
     assert "| v = relation (MP-DBM) |" in report and "99.6" in report  # paper column
     results = json.loads((out / "results.json").read_text())
-    # 14 methods x 2 sizes x 1 task, each with one score per draw.
-    assert len(results["scores"]) == 28
+    # 15 methods x 2 sizes x 1 task, each with one score per draw.
+    assert len(results["scores"]) == 30
     assert all(len(v) == 2 for v in results["scores"].values())
     assert all(0 <= s <= 1 for v in results["scores"].values() for s in v)
     figures = {p.name for p in (out / "figures").iterdir()}
@@ -83,7 +83,7 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
     again = json.loads((out / "results.json").read_text())
     assert all(t < 1.0 for t in again["source_fit_seconds"].values())
     assert set(again["source_fit_seconds"]) == {"mpdbm", "mpdbm_narrow", "sae", "conv"}
-    assert len(again["scores"]) == 14
+    assert len(again["scores"]) == 15
 
 
 def test_reproduce_rejects_bad_tasks(capsys):
@@ -114,7 +114,7 @@ def test_reproduce_on_full_fashion_mnist_with_a_four_class_task(tiny_profile, tm
     report = (out / "report.md").read_text()
     assert "full set" in report and "Sneaker" in report
     results = json.loads((out / "results.json").read_text())
-    assert len(results["scores"]) == 14
+    assert len(results["scores"]) == 15
     assert all(key.startswith("(0, 1, 7, 8)|5|") for key in results["scores"])
     # Four classes, 4,000 test images: chance is 25%, and a linear SVM on
     # 20 raw images already separates these clothes far better.

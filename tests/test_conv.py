@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _gradcheck import numeric_grad
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
@@ -76,19 +77,6 @@ def test_rebuild_keeps_conv_layers_conv_and_truncation_cuts_them():
     assert_allclose(head.output_proba(np.random.rand(5, 36)).sum(axis=1), 1)
 
 
-def _numeric_grad(f, P, eps=1e-6):
-    num = np.zeros_like(P)
-    for idx in np.ndindex(P.shape):
-        old = P[idx]
-        P[idx] = old + eps
-        up = f()
-        P[idx] = old - eps
-        down = f()
-        P[idx] = old
-        num[idx] = (up - down) / (2 * eps)
-    return num
-
-
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
 def test_objective_gradient_with_a_hidden_penalty(loss):
     # The family's objective with a penalty on hidden codes (the MMD hook):
@@ -111,7 +99,7 @@ def test_objective_gradient_with_a_hidden_penalty(loss):
     batch = np.arange(5)
     _, grads = loss_grad(batch, None)
     for p, g in zip(params, grads):
-        num = _numeric_grad(lambda: loss_grad(batch, None)[0], p)
+        num = numeric_grad(lambda: loss_grad(batch, None)[0], p)
         assert_allclose(g, num, rtol=1e-5, atol=1e-7)
 
 
@@ -129,11 +117,11 @@ def test_backward_hidden_from_a_partial_forward_pass_skips_frozen_layers():
         return np.sum(G[2] * CONV.hidden(stack, X, 2))
 
     assert_allclose(
-        coef_grads[1], _numeric_grad(value, stack.coefs[1]), rtol=1e-5, atol=1e-8
+        coef_grads[1], numeric_grad(value, stack.coefs[1]), rtol=1e-5, atol=1e-8
     )
     assert_allclose(
         intercept_grads[1],
-        _numeric_grad(value, stack.intercepts[1]),
+        numeric_grad(value, stack.intercepts[1]),
         rtol=1e-5,
         atol=1e-8,
     )

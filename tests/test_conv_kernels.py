@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _gradcheck import numeric_grad, rel_err
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -70,24 +71,6 @@ def maxpool_ref(x, p):
     win = x[:, : Hp * p, : Wp * p].reshape(B, Hp, p, Wp, p, C)
     win = win.transpose(0, 1, 3, 5, 2, 4).reshape(B, Hp, Wp, C, p * p)
     return win.max(axis=-1), win.argmax(axis=-1)  # argmax: first maximum
-
-
-def _numeric_grad(f, P, eps=1e-6):
-    num = np.zeros_like(P)
-    flat, out = P.reshape(-1), num.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        lp = f()
-        flat[i] = old - eps
-        lm = f()
-        flat[i] = old
-        out[i] = (lp - lm) / (2 * eps)
-    return num
-
-
-def _rel_err(a, b):
-    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)
 
 
 # -- im2col / col2im -------------------------------------------------------------------
@@ -204,7 +187,7 @@ def test_conv_backward_matches_finite_differences(pool):
     f()
     dW, db, dx = conv_backward(x, W, G, kh, kw, pad, pool=pool, argmax=am, max_bytes=1)
     for P, grad in [(W, dW), (b, db), (x, dx)]:
-        assert _rel_err(grad, _numeric_grad(f, P)) < 1e-7
+        assert rel_err(grad, numeric_grad(f, P)) < 1e-7
     dW2, db2, dx2 = conv_backward(
         x, W, G, kh, kw, pad, pool=pool, argmax=am, need_dx=False
     )
@@ -274,8 +257,8 @@ def test_conv_net_gradient(hidden_act, frozen, with_hidden_grads):
         if k < frozen:
             assert cg[k] is None and ig[k] is None
             continue
-        assert _rel_err(cg[k], _numeric_grad(f, coefs[k])) < 1e-6
-        assert _rel_err(ig[k], _numeric_grad(f, intercepts[k])) < 1e-6
+        assert rel_err(cg[k], numeric_grad(f, coefs[k])) < 1e-6
+        assert rel_err(ig[k], numeric_grad(f, intercepts[k])) < 1e-6
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -392,7 +375,7 @@ def test_conv_dae_gradient(loss, activation):
     )
     assert_allclose(value, f(), rtol=1e-12)  # chunking changes nothing
     for P, grad in [(W, dW), (b, db), (c, dc)]:
-        assert _rel_err(grad, _numeric_grad(f, P)) < 1e-6
+        assert rel_err(grad, numeric_grad(f, P)) < 1e-6
 
 
 def test_conv_dae_float32_and_reference_loss():

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _gradcheck import numeric_grad, rel_err
 from numpy.testing import assert_allclose
 
 from skalltransfer._kernels._activations import (
@@ -146,25 +147,6 @@ def test_masked_bernoulli_kernel_matches_numpy(dtype):
     assert_allclose(grad2, refg2, rtol=1e-5, atol=1e-7)
 
 
-def _numeric_grad(f, P, eps=1e-6):
-    num = np.zeros_like(P)
-    it = np.nditer(P, flags=["multi_index"])
-    for _ in it:
-        idx = it.multi_index
-        old = P[idx]
-        P[idx] = old + eps
-        lp = f()
-        P[idx] = old - eps
-        lm = f()
-        P[idx] = old
-        num[idx] = (lp - lm) / (2 * eps)
-    return num
-
-
-def _rel_err(a, b):
-    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-12)
-
-
 @pytest.mark.parametrize(
     "loss, out_act, hidden_act",
     [
@@ -194,7 +176,7 @@ def test_feedforward_gradient(loss, out_act, hidden_act):
     _, g = output_loss_grad(acts, T, loss, out_act, w)
     cg, ig = backward_pass(coefs, acts, g, hidden_act)
     for P, G in [*zip(coefs, cg), *zip(intercepts, ig)]:
-        assert _rel_err(G, _numeric_grad(f, P)) < 1e-6
+        assert rel_err(G, numeric_grad(f, P)) < 1e-6
     # Frozen layers get no gradient and the rest is unchanged.
     cg2, ig2 = backward_pass(coefs, acts, g, hidden_act, frozen=2)
     assert cg2[0] is None and cg2[1] is None and ig2[1] is None
@@ -209,8 +191,8 @@ def test_denoising_autoencoder_gradient_with_tied_weights():
     Xc = X * (rng.uniform(size=X.shape) > 0.3)
     loss, dW, db, dc = dae_loss_grad(W, b, c, X, Xc)
     for P, G in [(W, dW), (b, db), (c, dc)]:
-        num = _numeric_grad(lambda: dae_loss_grad(W, b, c, X, Xc)[0], P)
-        assert _rel_err(G, num) < 1e-6
+        num = numeric_grad(lambda: dae_loss_grad(W, b, c, X, Xc)[0], P)
+        assert rel_err(G, num) < 1e-6
 
 
 def test_optimizers_minimise_a_quadratic_and_skip_frozen():

@@ -83,15 +83,21 @@ def _training_schedule(n_hidden, n_iter):
     final = {0: version[0], label: version[label]}
     if final[0] == 0 or final[label] == 0:
         raise ValueError("n_iter must be at least 2 for multi-prediction training.")
-    needed = {(0, final[0]), (label, final[label])}
+    return _live_ops(ops, {(0, final[0]), (label, final[label])}), final
+
+
+def _live_ops(ops, needed):
+    """The operations of ``ops`` that the states ``needed`` depend on, in
+    order: updates nothing reads are dropped."""
+    needed = set(needed)
     live = []
     for op in reversed(ops):
-        kind, layer, inputs, out = op
+        _, layer, inputs, out = op
         if (layer, out) in needed:
             live.append(op)
             needed.update((src, ver) for src, ver, _ in inputs)
     live.reverse()
-    return tuple(live), final
+    return tuple(live)
 
 
 def _preactivation(layer, inputs, states, coefs, bias, out):
@@ -405,15 +411,7 @@ def _inference_schedule(n_hidden, n_iter, update_visible):
                     ],
                 )
     final = version[label]
-    needed = {(label, final)}
-    live = []
-    for op in reversed(ops):
-        kind, layer, inputs, out = op
-        if (layer, out) in needed:
-            live.append(op)
-            needed.update((src, ver) for src, ver, _ in inputs)
-    live.reverse()
-    return tuple(live), final
+    return _live_ops(ops, {(label, final)}), final
 
 
 def mf_forward(coefs, intercepts, visible_intercept, X, n_iter, multi_inference):

@@ -512,8 +512,9 @@ def _fit(args):
         )
 
     print(
-        f"Target: {len(y)} images of {size[0]}x{size[1]} pixels in {len(classes)} "
-        f"classes from '{args.target_dir}'"
+        f"Target: {len(y)} images in {len(classes)} classes from "
+        f"'{args.target_dir}', read as {size[0]}x{size[1]} grayscale (resized to "
+        "the source network's input where they differ)"
     )
     _print_table(classes, ["images"], counts[:, None], str)
 

@@ -123,7 +123,8 @@ def test_fit_prints_a_summary_and_saves_model_and_plot(fitted):
     status, out, err = fitted["first"]
     assert status == 0, err
     for text in [
-        "24 images of 28x28 pixels in 2 classes",
+        "24 images in 2 classes",
+        "read as 28x28 grayscale",
         "disc",
         "square",
         "Relation p_c(v)",
@@ -263,7 +264,8 @@ def test_fit_from_a_saved_source_model(digits_source, folder, tmp_path):
     )
     assert status == 0, err
     assert err == ""  # a .skops source loads without a notice
-    assert "24 images of 8x8 pixels" in stdout
+    assert "24 images in 2 classes" in stdout
+    assert "read as 8x8 grayscale" in stdout
     assert "loaded from" in stdout
     assert "Cross-validated accuracy (2-fold" in stdout
     assert joblib.load(out).n_features_in_ == 64

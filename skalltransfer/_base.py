@@ -189,7 +189,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         params, loss_grad = network.family.objective(
             network,
-            self._training_rows(X_train, rng),
+            self._training_rows(network, X_train, rng),
             TargetRows(table, codes_train),
             rng=rng,
             sample_weight=w_train,
@@ -221,7 +221,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Per-sample weights of the training loss, or None."""
         return None
 
-    def _training_rows(self, X, rng):
+    def _training_rows(self, network, X, rng):
         """What the objective reads ``X[batch]`` from: ``X``, or a view that
         augments the rows it returns."""
         return X

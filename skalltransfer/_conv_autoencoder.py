@@ -11,10 +11,10 @@ from ._base import BaseStackClassifier, check_unit_interval
 from ._families._conv import CONV
 from ._kernels._conv import conv_dae_loss_grad, conv_layer_shapes, conv_net_predict
 from ._kernels._init import init_weights
-from ._kernels._masks import masking_noise, random_shifts
+from ._kernels._masks import masking_noise
 from ._kernels._rng import new_state
 from ._stack import LayerStack
-from ._training import make_optimizer, run_training
+from ._training import ShiftedRows, make_optimizer, run_training
 
 
 def image_shape_of(n_features, image_shape):
@@ -40,29 +40,6 @@ def image_shape_of(n_features, image_shape):
             "row-major images (channels last)."
         )
     return shape
-
-
-class ShiftedRows:
-    """Rows of ``X`` read as images and shifted by random integers in
-    ``[-max_shift, max_shift]`` (zeros enter at the border) each time they
-    are read: the augmentation of a training loop that indexes ``X[batch]``."""
-
-    def __init__(self, X, image_shape, max_shift, rng):
-        self.X = X
-        self.image_shape = image_shape
-        self.max_shift = max_shift
-        self.state = new_state(rng)
-        self.shape = X.shape
-        self.dtype = X.dtype
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def __getitem__(self, rows):
-        batch = np.ascontiguousarray(self.X[rows])
-        out = np.empty_like(batch)
-        random_shifts(batch, *self.image_shape, self.max_shift, self.state, out)
-        return out
 
 
 def pretrain_conv_layer(
@@ -446,7 +423,7 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
         self.pretrain_loss_curves_ = curves
         return coefs, intercepts
 
-    def _training_rows(self, X, rng):
+    def _training_rows(self, network, X, rng):
         if not self.shift_augmentation:
             return X
         return ShiftedRows(X, self.image_shape_, int(self.shift_augmentation), rng)

@@ -14,11 +14,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 
+from ._kernels._masks import random_shifts
 from ._kernels._optimizers import (
     AdamOptimizer,
     SGDOptimizer,
     inplace_clip_column_norms,
 )
+from ._kernels._rng import new_state
 
 
 def make_optimizer(params, solver, learning_rate_init, momentum=0.9, **kwargs):
@@ -253,3 +255,26 @@ def run_training(
         "best_score": best_score if validation_score is not None else None,
         "converged": converged,
     }
+
+
+class ShiftedRows:
+    """Rows of ``X`` read as images and shifted by random integers in
+    ``[-max_shift, max_shift]`` (zeros enter at the border) each time they
+    are read: the augmentation of a training loop that indexes ``X[batch]``."""
+
+    def __init__(self, X, image_shape, max_shift, rng):
+        self.X = X
+        self.image_shape = image_shape
+        self.max_shift = max_shift
+        self.state = new_state(rng)
+        self.shape = X.shape
+        self.dtype = X.dtype
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, rows):
+        batch = np.ascontiguousarray(self.X[rows])
+        out = np.empty_like(batch)
+        random_shifts(batch, *self.image_shape, self.max_shift, self.state, out)
+        return out

@@ -17,7 +17,7 @@ from ._kernels._activations import inplace_softmax
 from ._mmd import check_mmd_layers, mmd_penalty
 from ._source import TransferSourceMixin, check_source_data
 from ._stack import LayerStack
-from ._training import column_norm_constraint, make_optimizer
+from ._training import ShiftedRows, column_norm_constraint, make_optimizer
 
 # How a fine-tuned network answers for the target classes: through selected
 # source output units, through the nearest relation vector, or a new head.
@@ -120,6 +120,16 @@ _COMMON_PARAMETERS = """
     mmd_estimator : {"linear", "quadratic"}, default="linear"
         Linear-time unbiased MMD² estimator over quad-tuples, or the
         quadratic U-statistic.
+    shift_augmentation : int, default=0
+        Augment the target images while fine-tuning: each time a training
+        image enters a minibatch it is shifted by random integers in
+        ``[-shift_augmentation, shift_augmentation]`` pixels along each axis
+        (zeros enter at the border). Needs rows that are images: those of a
+        convolutional source, or a square number of pixels. 0 is off. On the
+        development tasks with the convolutional source, 1 gained 0.4 and
+        0.2 points at 50 and 100 images per class, lost 0.1 at 10, and made
+        fine-tuning 1.2 to 1.5 times slower (user guide, "A convolutional
+        source").
     batch_size : int, default=32
         Minibatch size (capped at the number of samples).
     max_iter : int, default=100
@@ -195,6 +205,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         "mmd_layers": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "mmd_estimator": [StrOptions({"linear", "quadratic"})],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "shift_augmentation": [Interval(Integral, 0, None, closed="left")],
     }
 
     # -- fitted network ---------------------------------------------------------
@@ -282,6 +293,18 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         # their codes.
         labels = self.classes_[codes]
         return compute_sample_weight(self.class_weight, labels).astype(dtype)
+
+    def _training_rows(self, network, X, rng):
+        if not self.shift_augmentation:
+            return X
+        image_shape = network.family.image_shape(network)
+        if image_shape is None:
+            raise ValueError(
+                f"shift_augmentation={self.shift_augmentation} shifts images, but "
+                f"the source's {X.shape[1]} inputs are not a square image and "
+                "it has no image shape of its own; use shift_augmentation=0."
+            )
+        return ShiftedRows(X, image_shape, int(self.shift_augmentation), rng)
 
     def _finetune_defaults(self, network):
         return network.family.finetune_defaults(self.source_.get_params(), network)

@@ -113,6 +113,7 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
         mmd_lambda=0.0,
         mmd_layers=None,
         mmd_estimator="linear",
+        shift_augmentation=0,
         batch_size=32,
         max_iter=100,
         tol=1e-4,
@@ -139,6 +140,7 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
         self.mmd_lambda = mmd_lambda
         self.mmd_layers = mmd_layers
         self.mmd_estimator = mmd_estimator
+        self.shift_augmentation = shift_augmentation
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol

@@ -259,6 +259,81 @@ def test_every_transfer_estimator_takes_a_conv_source(digits, conv_source):
     assert direct.predict_proba(Xt[:3]).shape == (3, 3)
 
 
+def _one_shift_of(image, result, max_shift):
+    """The (dy, dx) with |dy|, |dx| <= max_shift moving ``image`` (H, W) onto
+    ``result`` with zeros entering at the border, or None."""
+    H, W = image.shape
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            expected = np.zeros_like(image)
+            src = image[max(0, -dy) : H - max(0, dy), max(0, -dx) : W - max(0, dx)]
+            expected[max(0, dy) : H - max(0, -dy), max(0, dx) : W - max(0, -dx)] = src
+            if np.array_equal(result, expected):
+                return dy, dx
+    return None
+
+
+def test_transfer_shift_augmentation_trains_on_shifted_target_images(
+    digits, conv_source, monkeypatch
+):
+    from skalltransfer import _transfer
+
+    X, y = digits
+    Xt, yt = X[y >= 6][:60] + 0.0, y[y >= 6][:60]
+    Xt[:, [0, 7, 56, 63]] = 0.0  # bright corners would make a shift ambiguous
+    X0 = Xt.copy()
+    reads = []
+
+    class Recording(_transfer.ShiftedRows):
+        def __getitem__(self, rows):
+            out = super().__getitem__(rows)
+            reads.append((self.image_shape, self.max_shift, self.X[rows], out))
+            return out
+
+    monkeypatch.setattr(_transfer, "ShiftedRows", Recording)
+    kw = dict(max_iter=3, random_state=0)
+    shifted = AllTransferClassifier(conv_source, shift_augmentation=1, **kw)
+    shifted.fit(Xt, yt)
+    assert_array_equal(Xt, X0)
+    assert reads and all(r[:2] == ((8, 8, 1), 1) for r in reads)
+    moves = set()
+    for _, _, original, out in reads:
+        for a, b in zip(original.reshape(-1, 8, 8), out.reshape(-1, 8, 8)):
+            move = _one_shift_of(a, b, 1)
+            assert move is not None
+            moves.add(move)
+    assert len(moves) > 4  # drawn per image and batch, not fixed
+
+    # Reproducible for a seed, and not the fit without shifts.
+    again = AllTransferClassifier(conv_source, shift_augmentation=1, **kw).fit(Xt, yt)
+    assert_array_equal(again.predict_proba(Xt), shifted.predict_proba(Xt))
+    plain = AllTransferClassifier(conv_source, **kw).fit(Xt, yt)
+    assert not np.array_equal(plain.predict_proba(Xt), shifted.predict_proba(Xt))
+    # TruncatedTransferClassifier shares the parameter.
+    n_reads = len(reads)
+    truncated = TruncatedTransferClassifier(conv_source, 1, shift_augmentation=1, **kw)
+    truncated.fit(Xt, yt)
+    assert len(reads) > n_reads
+    unshifted = TruncatedTransferClassifier(conv_source, 1, **kw).fit(Xt, yt)
+    assert not np.array_equal(unshifted.predict_proba(Xt), truncated.predict_proba(Xt))
+
+
+def test_shift_augmentation_needs_image_rows(digits):
+    from skalltransfer import StackedAutoencoderClassifier
+
+    X, y = digits
+    fast = dict(pretrain_max_iter=1, max_iter=1, random_state=0)
+    # 64 inputs: square 8 x 8 images, so a fully-connected source works too.
+    square = StackedAutoencoderClassifier((8,), **fast).fit(X[:200], y[:200])
+    clf = AllTransferClassifier(square, shift_augmentation=1, max_iter=2)
+    assert clf.fit(X[200:260], y[200:260] % 2).loss_curve_
+    flat = StackedAutoencoderClassifier((8,), **fast).fit(X[:200, :60], y[:200])
+    with pytest.raises(ValueError, match="60 inputs are not a square image"):
+        AllTransferClassifier(flat, shift_augmentation=1, max_iter=2).fit(
+            X[200:260, :60], y[200:260] % 2
+        )
+
+
 def test_displays_and_active_learning_take_a_conv_source(digits, conv_source):
     import matplotlib
 

@@ -129,6 +129,14 @@ class Family:
         """Units per layer, the input layer first (flattened sizes)."""
         return [stack.coefs[0].shape[0]] + [W.shape[1] for W in stack.coefs]
 
+    def image_shape(self, stack):
+        """``(height, width, channels)`` of one input row read as an image,
+        or None when the rows are not known to be images: a square
+        one-channel image when the input size is a perfect square."""
+        n_in = stack.coefs[0].shape[0]
+        side = int(round(n_in**0.5))
+        return (side, side, 1) if side * side == n_in else None
+
     # -- inference ------------------------------------------------------------
     def output_proba(self, stack, X):
         """Output-layer values (probabilities) of ``stack`` for rows ``X``."""

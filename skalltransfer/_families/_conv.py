@@ -53,6 +53,9 @@ class ConvFamily(BackpropFamily):
         n_maps = [W.shape[1] for W in stack.coefs[:n_conv]]
         return conv_layer_shapes(geometry(stack), n_maps)
 
+    def image_shape(self, stack):
+        return geometry(stack).image_shape
+
     def check_layers(self, stack):
         config = stack.config
         if "image_shape" not in config or "conv_layers" not in config:

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _gradcheck import numeric_grad
 from numpy.testing import assert_allclose
 from scipy.spatial.distance import cdist, pdist
 
@@ -135,19 +136,6 @@ def test_linear_estimator_uses_quad_tuples_in_row_order():
 
 
 # -- gradients -------------------------------------------------------------------------
-def numerical_gradient(f, A, h=1e-6):
-    G = np.zeros_like(A)
-    for idx in np.ndindex(A.shape):
-        old = A[idx]
-        A[idx] = old + h
-        up = f()
-        A[idx] = old - h
-        down = f()
-        A[idx] = old
-        G[idx] = (up - down) / (2 * h)
-    return G
-
-
 def rel_error(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
@@ -165,8 +153,8 @@ def test_gradients_match_finite_differences(estimator, shape):
     def value():
         return float(func(S, T, gammas, grad=False)[0])
 
-    assert rel_error(gs, numerical_gradient(value, S)) < 1e-6
-    assert rel_error(gt, numerical_gradient(value, T)) < 1e-6
+    assert rel_error(gs, numeric_grad(value, S)) < 1e-6
+    assert rel_error(gt, numeric_grad(value, T)) < 1e-6
     if estimator == "linear" and shape[0][0] % 2:
         assert not gs[-1].any()  # the unpaired row does not take part
 
@@ -253,7 +241,7 @@ def test_penalty_gradient_matches_finite_differences(tiny, estimator):
 
     for params, grads in ((stack.coefs, cg), (stack.intercepts, ig)):
         for k, (P, G) in enumerate(zip(params, grads)):
-            numeric = numerical_gradient(f, P)
+            numeric = numeric_grad(f, P)
             if k == stack.n_layers - 1:
                 # The output layer plays no part in a hidden-layer penalty.
                 assert not G.any() and not numeric.any()

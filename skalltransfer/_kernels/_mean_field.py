@@ -383,33 +383,25 @@ def _inference_schedule(n_hidden, n_iter, update_visible):
     for layer in range(1, K + 1):
         emit(_HIDDEN, layer, [(layer - 1, version[layer - 1], 2.0)])
     emit(_LABEL, label, [(K, version[K], 1.0)])
+
+    def update(layer):
+        if layer == label:
+            emit(_LABEL, label, [(K, version[K], 1.0)])
+        else:
+            below, above = (
+                (layer - 1, version[layer - 1]),
+                (layer + 1, version[layer + 1]),
+            )
+            emit(_HIDDEN, layer, [(*below, 1.0), (*above, 1.0)])
+
     for _ in range(n_iter - 1):
+        # Odd layers, then (after the pixels, in multi-inference) even ones.
         for layer in range(1, K + 2, 2):
-            if layer == label:
-                emit(_LABEL, label, [(K, version[K], 1.0)])
-            else:
-                emit(
-                    _HIDDEN,
-                    layer,
-                    [
-                        (layer - 1, version[layer - 1], 1.0),
-                        (layer + 1, version[layer + 1], 1.0),
-                    ],
-                )
+            update(layer)
         if update_visible:
             emit(_VISIBLE, 0, [(1, version[1], 1.0)])
         for layer in range(2, K + 2, 2):
-            if layer == label:
-                emit(_LABEL, label, [(K, version[K], 1.0)])
-            else:
-                emit(
-                    _HIDDEN,
-                    layer,
-                    [
-                        (layer - 1, version[layer - 1], 1.0),
-                        (layer + 1, version[layer + 1], 1.0),
-                    ],
-                )
+            update(layer)
     final = version[label]
     return _live_ops(ops, {(label, final)}), final
 

@@ -458,29 +458,50 @@ def _first_layer_weights(estimator_or_coefs):
     return np.array(coefs[0], dtype=np.float64, copy=True)
 
 
-def _image_shape(n_features, image_shape):
+def _input_channels(estimator_or_coefs):
+    """Channels of the images a fitted network's first layer reads (1 unless
+    its family knows an image shape with more), or 1 for bare weights."""
+    if not hasattr(estimator_or_coefs, "fit"):
+        return 1
+    from ._stack import LayerStack
+
+    try:
+        stack = LayerStack.from_estimator(_unwrap_estimator(estimator_or_coefs))
+    except (TypeError, ValueError):
+        return 1
+    shape = stack.family.image_shape(stack)
+    return 1 if shape is None else int(shape[2])
+
+
+def _image_shape(n_features, image_shape, channels=1):
+    """``(height, width, channels)`` of one first-layer filter."""
     if image_shape is None:
-        side = int(round(np.sqrt(n_features)))
-        if side * side != n_features:
+        side = int(round(np.sqrt(n_features / channels)))
+        if side * side * channels != n_features:
             raise ValueError(
                 f"The first layer has {n_features} inputs, which is not a square "
                 "number, so the image shape cannot be inferred; pass "
-                "image_shape=(height, width)."
+                "image_shape=(height, width) or (height, width, channels)."
             )
-        return side, side
+        return side, side, channels
     try:
-        height, width = (int(s) for s in image_shape)
+        height, width, *rest = (int(s) for s in image_shape)
+        if len(rest) > 1:
+            raise ValueError
+        channels = rest[0] if rest else 1
     except (TypeError, ValueError):
         raise ValueError(
-            f"image_shape must be a (height, width) pair; got {image_shape!r}."
+            "image_shape must be a (height, width) or (height, width, channels) "
+            f"tuple; got {image_shape!r}."
         ) from None
-    if height < 1 or width < 1 or height * width != n_features:
+    if min(height, width, channels) < 1 or height * width * channels != n_features:
         raise ValueError(
-            f"image_shape={tuple(image_shape)} holds {height * width} pixels but "
-            f"the first layer has {n_features} inputs; pass a shape whose "
-            "height * width equals the number of input features."
+            f"image_shape={tuple(image_shape)} holds {height * width * channels} "
+            f"values but the first layer has {n_features} inputs; pass a shape "
+            "whose height * width (* channels) equals the number of input "
+            "features."
         )
-    return height, width
+    return height, width, channels
 
 
 def _choose_units(W, n_filters, units):
@@ -687,9 +708,13 @@ class FilterDisplay:
         """
         _check_matplotlib("FilterDisplay.from_estimator")
         W = _first_layer_weights(estimator_or_coefs)
-        height, width = _image_shape(W.shape[0], image_shape)
+        channels = _input_channels(estimator_or_coefs)
+        height, width, channels = _image_shape(W.shape[0], image_shape, channels)
         chosen = _choose_units(W, n_filters, units)
-        filters = W[:, chosen].T.reshape(len(chosen), height, width)
+        # Channels last (as the rows of X and of conv kernels): one gray tile
+        # per unit, the mean over its input channels.
+        filters = W[:, chosen].T.reshape(len(chosen), height, width, channels)
+        filters = filters.mean(axis=3)
         disp = cls(filters, units=chosen)
         return disp.plot(
             ax=ax,
@@ -734,10 +759,14 @@ def plot_filters(
     units : {"first", "norm"} or array-like of int, default="first"
         Which units: the first ``n_filters``, the ``n_filters`` with the
         largest weight norm (in decreasing order), or the given indices.
-    image_shape : (int, int), default=None
-        ``(height, width)`` of the input images. None infers a square shape
-        from the number of input features (784 gives 28x28) and raises a
-        ValueError if that number is not a square.
+    image_shape : (int, int) or (int, int, int), default=None
+        ``(height, width)`` or ``(height, width, channels)`` of one filter:
+        the input image for a fully-connected first layer, the kernel for a
+        convolutional one. Several channels (channels last) are drawn as
+        their mean. None infers a square shape from the number of input
+        features (784 gives 28x28; a conv source's kernels take its number of
+        image channels into account) and raises a ValueError if that number
+        is not a square.
     ax : matplotlib Axes, default=None
         Axes to draw on. If None, a new figure and axes are created.
     n_cols : int, default=None

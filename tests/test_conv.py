@@ -228,6 +228,22 @@ def test_rectangular_multichannel_images(digits):
     assert clf.image_shape_ == (4, 8, 2)
     assert clf.coefs_[0].shape == (18, 3)
     assert clf.predict(X[:4]).shape == (4,)
+    # The filter plot draws each 3x3 kernel as the mean of its 2 channels.
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skalltransfer import plot_filters
+
+    W0 = clf.coefs_[0].copy()
+    disp = plot_filters(clf)
+    assert disp.filters.shape == (3, 3, 3)
+    assert_allclose(disp.filters[2], W0[:, 2].reshape(3, 3, 2).mean(axis=2))
+    assert_array_equal(clf.coefs_[0], W0)
+    plt.close(disp.figure_)
+    with pytest.raises(ValueError, match="height, width, channels"):
+        plot_filters(W0)  # bare weights: 18 inputs, channels unknown
+    assert plot_filters(W0, image_shape=(3, 3, 2)).filters.shape == (3, 3, 3)
+    plt.close("all")
 
 
 def test_every_transfer_estimator_takes_a_conv_source(digits, conv_source):

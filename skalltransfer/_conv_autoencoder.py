@@ -14,7 +14,7 @@ from ._kernels._init import init_weights
 from ._kernels._masks import masking_noise
 from ._kernels._rng import new_state
 from ._stack import LayerStack
-from ._training import ShiftedRows, make_optimizer, run_training
+from ._training import make_optimizer, run_training, shifted_training_rows
 
 
 def image_shape_of(n_features, image_shape):
@@ -424,9 +424,7 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
         return coefs, intercepts
 
     def _training_rows(self, network, X, rng):
-        if not self.shift_augmentation:
-            return X
-        return ShiftedRows(X, self.image_shape_, int(self.shift_augmentation), rng)
+        return shifted_training_rows(X, network, self.shift_augmentation, rng)
 
     def _set_network(self, network):
         self.coefs_ = network.coefs

@@ -227,14 +227,14 @@ def load_model(path, *, allow_pickle=False):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: '{path}'.")
-    named_skops = os.path.splitext(path)[1].lower() in SKOPS_SUFFIXES
-    if named_skops and not is_skops_file(path):
+    is_skops = is_skops_file(path)
+    if not is_skops and os.path.splitext(path)[1].lower() in SKOPS_SUFFIXES:
         # A file that claims to be safe is never unpickled, whatever it holds.
         raise ValueError(
             f"'{path}' is named .skops but is not a skops archive; it was not "
             "loaded. Save models with save_model(model, 'model.skops')."
         )
-    if is_skops_file(path):
+    if is_skops:
         sio = _skops()
         try:
             untrusted = _untrusted(path)

@@ -278,3 +278,19 @@ class ShiftedRows:
         out = np.empty_like(batch)
         random_shifts(batch, *self.image_shape, self.max_shift, self.state, out)
         return out
+
+
+def shifted_training_rows(X, network, max_shift, rng):
+    """``X``, or :class:`ShiftedRows` over it with the images of ``network``'s
+    input when ``max_shift`` (an estimator's ``shift_augmentation``) is > 0;
+    a ValueError when its rows are not images."""
+    if not max_shift:
+        return X
+    image_shape = network.family.image_shape(network)
+    if image_shape is None:
+        raise ValueError(
+            f"shift_augmentation={max_shift} shifts images, but the source's "
+            f"{X.shape[1]} inputs are not a square image and it has no image "
+            "shape of its own; use shift_augmentation=0."
+        )
+    return ShiftedRows(X, image_shape, int(max_shift), rng)

@@ -17,7 +17,11 @@ from ._kernels._activations import inplace_softmax
 from ._mmd import check_mmd_layers, mmd_penalty
 from ._source import TransferSourceMixin, check_source_data
 from ._stack import LayerStack
-from ._training import ShiftedRows, column_norm_constraint, make_optimizer
+from ._training import (
+    column_norm_constraint,
+    make_optimizer,
+    shifted_training_rows,
+)
 
 # How a fine-tuned network answers for the target classes: through selected
 # source output units, through the nearest relation vector, or a new head.
@@ -295,16 +299,7 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         return compute_sample_weight(self.class_weight, labels).astype(dtype)
 
     def _training_rows(self, network, X, rng):
-        if not self.shift_augmentation:
-            return X
-        image_shape = network.family.image_shape(network)
-        if image_shape is None:
-            raise ValueError(
-                f"shift_augmentation={self.shift_augmentation} shifts images, but "
-                f"the source's {X.shape[1]} inputs are not a square image and "
-                "it has no image shape of its own; use shift_augmentation=0."
-            )
-        return ShiftedRows(X, image_shape, int(self.shift_augmentation), rng)
+        return shifted_training_rows(X, network, self.shift_augmentation, rng)
 
     def _finetune_defaults(self, network):
         return network.family.finetune_defaults(self.source_.get_params(), network)

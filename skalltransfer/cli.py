@@ -870,11 +870,11 @@ def _load_model(path, what):
 
     if not os.path.isfile(path):
         raise CommandError(f"{what} {path}: no such file.")
-    suffix = os.path.splitext(path)[1].lower()
-    if is_skops_file(path) or suffix not in PICKLE_SUFFIXES:
+    is_skops = is_skops_file(path)
+    if is_skops or os.path.splitext(path)[1].lower() not in PICKLE_SUFFIXES:
         # Only a file named as a pickle is ever unpickled: a pickle renamed
         # .skops (or anything else) is refused without running it.
-        if not is_skops_file(path):
+        if not is_skops:
             raise CommandError(
                 f"{what} {path}: not a .skops model (a skops archive), and only "
                 f"files named {', '.join(PICKLE_SUFFIXES)} are read as pickles. "

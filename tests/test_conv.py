@@ -292,7 +292,7 @@ def _one_shift_of(image, result, max_shift):
 def test_transfer_shift_augmentation_trains_on_shifted_target_images(
     digits, conv_source, monkeypatch
 ):
-    from skalltransfer import _transfer
+    from skalltransfer import _training
 
     X, y = digits
     Xt, yt = X[y >= 6][:60] + 0.0, y[y >= 6][:60]
@@ -300,13 +300,13 @@ def test_transfer_shift_augmentation_trains_on_shifted_target_images(
     X0 = Xt.copy()
     reads = []
 
-    class Recording(_transfer.ShiftedRows):
+    class Recording(_training.ShiftedRows):
         def __getitem__(self, rows):
             out = super().__getitem__(rows)
             reads.append((self.image_shape, self.max_shift, self.X[rows], out))
             return out
 
-    monkeypatch.setattr(_transfer, "ShiftedRows", Recording)
+    monkeypatch.setattr(_training, "ShiftedRows", Recording)
     kw = dict(max_iter=3, random_state=0)
     shifted = AllTransferClassifier(conv_source, shift_augmentation=1, **kw)
     shifted.fit(Xt, yt)

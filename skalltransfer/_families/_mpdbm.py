@@ -12,6 +12,7 @@ import numpy as np
 from .._kernels._masks import sample_multiprediction_batch
 from .._kernels._mean_field import mean_field_labels, mf_loss_grad, mp_loss_grad
 from .._kernels._rng import new_state
+from ._backprop import BackpropFamily
 from ._base import Family, FinetuneDefaults, add_weight_penalty, register_family
 
 # Defaults of a DBM stack's config (pylearn2's MNIST demo, Goodfellow 2013).
@@ -33,8 +34,6 @@ MPDBM_DEFAULTS = {
 # One iteration is the first, bottom-up pass (doubled weights below the top
 # hidden layer): on the development tasks it beat 3 and 5 iterations at 10,
 # 50 and 100 images per class, for a fraction of the cost (user guide).
-FINETUNE_SOLVER = "adam"
-FINETUNE_LEARNING_RATE = 1e-3
 FINETUNE_MEAN_FIELD_ITER = 1
 
 # MP-DBM fine-tuning steps are the source's divided by this: the source's
@@ -260,8 +259,8 @@ class MPDBMFamily(Family):
         momentum = source_params.get("final_momentum", 0.9)
         if self.setting(network, "objective") == "discriminative":
             return FinetuneDefaults(
-                solver=FINETUNE_SOLVER,
-                learning_rate_init=FINETUNE_LEARNING_RATE,
+                solver=BackpropFamily.finetune_solver,
+                learning_rate_init=BackpropFamily.finetune_learning_rate,
                 momentum=momentum,
                 max_col_norm=limits,
             )

@@ -124,13 +124,9 @@ def _max_log_evidence(s, t, yy, n):
     return log_evidence(alpha, beta, s, t, yy, n)
 
 
-def logme_from_features(features, codes, n_classes):
-    """LogME of features ``features`` (n, d) for the one-hot target labels:
-    the mean over classes of each column's maximum log-evidence per sample.
-
-    Only the d x d Gram matrix F^T F and F^T Y are accumulated (in row
-    chunks); their eigendecomposition gives every evidence in closed form.
-    """
+def _spectrum_from_gram(features, codes, n_classes):
+    """Eigenvalues ``s`` of F^T F and ``t = V^T F^T Y`` (one column per
+    class), from the d x d Gram matrix and F^T Y accumulated in row chunks."""
     n = len(codes)
     d = np.asarray(features).shape[1]
     gram = np.zeros((d, d))
@@ -140,8 +136,40 @@ def logme_from_features(features, codes, n_classes):
         gram += F.T @ F
         np.add.at(fty.T, codes[rows], F)
     s, V = np.linalg.eigh(gram)
-    s = np.clip(s, 0.0, None)  # F^T F is positive semi-definite
-    t = V.T @ fty
+    return np.clip(s, 0.0, None), V.T @ fty  # F^T F is positive semi-definite
+
+
+def _spectrum_from_kernel(features, codes, n_classes):
+    """The same ``(s, t)`` from the n x n matrix F F^T, for n < d: its
+    eigenvalues are the nonzero ones of F^T F, and an eigenvector u of it
+    gives ``t = sqrt(s) u^T Y``; the other d - n eigenvalues are 0, with
+    ``t = 0`` (their directions are in the null space of F)."""
+    F = np.asarray(features, dtype=np.float64)
+    n, d = F.shape
+    s_n, U = np.linalg.eigh(F @ F.T)
+    s_n = np.clip(s_n, 0.0, None)
+    Y = np.zeros((n, n_classes))
+    Y[np.arange(n), codes] = 1.0
+    t_n = np.sqrt(s_n)[:, None] * (U.T @ Y)
+    s = np.concatenate([np.zeros(d - n), s_n])
+    t = np.concatenate([np.zeros((d - n, n_classes)), t_n])
+    return s, t
+
+
+def logme_from_features(features, codes, n_classes):
+    """LogME of features ``features`` (n, d) for the one-hot target labels:
+    the mean over classes of each column's maximum log-evidence per sample.
+
+    Every evidence is in closed form given the eigenvalues of F^T F: for
+    n >= d from the d x d Gram matrix accumulated in row chunks, for a
+    smaller target set from the n x n matrix F F^T (20 images on a
+    500-unit layer: a 20 x 20 eigendecomposition instead of 500 x 500), so
+    memory stays within that of d x d.
+    """
+    n = len(codes)
+    d = np.asarray(features).shape[1]
+    spectrum = _spectrum_from_kernel if n < d else _spectrum_from_gram
+    s, t = spectrum(features, codes, n_classes)
     counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
     return float(
         np.mean(

@@ -116,6 +116,41 @@ def test_logme_matches_the_direct_evidence_and_its_maximum(monkeypatch):
     assert score > tr.logme_from_features(noise, codes, 2)
 
 
+def test_logme_with_fewer_samples_than_features_matches_the_direct_evidence():
+    # n < d takes the n x n kernel matrix instead of the d x d Gram matrix;
+    # both must give the evidence maximum computed directly.
+    rng = np.random.RandomState(2)
+    F = rng.normal(size=(9, 25))
+    codes = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2], dtype=np.intp)
+    per_class = []
+    for k in range(3):
+        y = (codes == k).astype(float)
+        best = minimize(
+            lambda p, y=y: -evidence_direct(F, y, *np.exp(p)), [0.0, 0.0]
+        ).fun
+        per_class.append(-best / len(y))
+    score = tr.logme_from_features(F, codes, 3)
+    # scipy's minimiser stops a little short of the fixed point's maximum.
+    assert_allclose(score, np.mean(per_class), rtol=1e-5)
+    assert score >= np.mean(per_class) - 1e-9
+    s_kernel, t_kernel = tr._spectrum_from_kernel(F, codes, 3)
+    s_gram, t_gram = tr._spectrum_from_gram(F, codes, 3)
+    gram_score = np.mean(
+        [
+            tr._max_log_evidence(s_gram, t_gram[:, k], np.sum(codes == k), 9) / 9
+            for k in range(3)
+        ]
+    )
+    assert_allclose(score, gram_score, rtol=1e-9)
+    assert_allclose(np.sort(s_kernel), np.sort(s_gram), atol=1e-9)
+    # t is defined up to the sign of each eigenvector: compare |t| per value.
+    order_k, order_g = np.argsort(s_kernel), np.argsort(s_gram)
+    nonzero = np.sort(s_gram) > 1e-9
+    assert_allclose(
+        np.abs(t_kernel[order_k][nonzero]), np.abs(t_gram[order_g][nonzero]), atol=1e-9
+    )
+
+
 @pytest.fixture(scope="module")
 def sources(digits):
     X, y = digits

@@ -19,7 +19,7 @@ Transfer to a small target set (``fit`` takes target data only):
   :func:`mk_mmd2` measures the discrepancy that penalty reduces;
 - :func:`transferability`, :func:`rank_sources` and
   :func:`make_transferability_scorer`: will transfer help, and from which
-  source (LEEP, NCE, LogME), without fine-tuning.
+  source (LEEP, NCE, LogME, k-NN), without fine-tuning.
 
 Plots: :class:`RelationDisplay` (the relation, Fig. 3) and
 :func:`plot_filters` (first-layer weights, Fig. 5). Subpackages:

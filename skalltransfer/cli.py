@@ -811,8 +811,8 @@ def _add_rank_command(subparsers):
         help=_one_line_doc(_rank),
         description=textwrap.fill(
             "Score how well each source network should transfer to your images "
-            "(LEEP, NCE or LogME: one forward pass, no fine-tuning) and print them "
-            "best first. The default sources are trained on the bundled MNIST "
+            "(LEEP, NCE, LogME or k-NN: one forward pass, no fine-tuning) and print "
+            "them best first. The default sources are trained on the bundled MNIST "
             "subset, or read from the cache where they were trained before.",
             width=78,
         ),
@@ -844,7 +844,7 @@ def _add_rank_command(subparsers):
         "you trust) to rank too; repeat for several",
     )
     parser.add_argument(
-        "--method", choices=("leep", "nce", "logme"), default="leep",
+        "--method", choices=("leep", "nce", "logme", "knn"), default="leep",
         help="the transferability score (default: leep)",
     )  # fmt: skip
     parser.add_argument("--random-state", type=int, default=0, metavar="INT")

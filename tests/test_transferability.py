@@ -1,4 +1,4 @@
-"""Transferability scores (LEEP, NCE, LogME) against hand-computed values and
+"""Transferability scores (LEEP, NCE, LogME, k-NN) against hand-computed values and
 direct formulas, their estimator-level API, and the modified mean relation."""
 
 import warnings
@@ -151,6 +151,37 @@ def test_logme_with_fewer_samples_than_features_matches_the_direct_evidence():
     )
 
 
+def test_knn_by_hand():
+    # Cosine neighbours: 0 <-> 1 (same direction), 2 <-> 3 (cosine 0.89,
+    # against 0.45 from 3 to 0 and 1), 4 -> 0 (a zero row is equally similar
+    # to all: the first sample wins); 0 and 1 never pick the zero row 4.
+    F = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [1.0, 2.0], [0.0, 0.0]])
+    codes = np.array([0, 0, 1, 0, 1])
+    # Class 0 (samples 0, 1, 3): 0 -> 1 right, 1 -> 0 right, 3 -> 2 wrong;
+    # class 1 (samples 2, 4): 2 -> 3 wrong, 4 -> 0 wrong.
+    expected = (2 / 3 + 0 / 2) / 2
+    assert_allclose(tr.knn_from_features(F, codes, 2), expected, rtol=1e-12)
+
+
+def test_knn_is_balanced_chunked_and_scale_free(monkeypatch):
+    rng = np.random.RandomState(3)
+    F = rng.normal(size=(50, 8))
+    codes = (F[:, 0] > 0.8).astype(np.intp)  # imbalanced: about 20% in class 1
+    S = F / np.linalg.norm(F, axis=1, keepdims=True)
+    S = S @ S.T
+    np.fill_diagonal(S, -np.inf)
+    correct = codes[np.argmax(S, axis=1)] == codes
+    expected = np.mean([correct[codes == k].mean() for k in range(2)])
+    score = tr.knn_from_features(F, codes, 2)
+    assert_allclose(score, expected, rtol=1e-12)
+    assert score != correct.mean()  # balanced, not plain, accuracy
+    assert_allclose(
+        tr.knn_from_features(F * rng.uniform(0.1, 10, (50, 1)), codes, 2), score
+    )
+    monkeypatch.setattr(tr, "CHUNK_ROWS", 7)
+    assert_allclose(tr.knn_from_features(F, codes, 2), score, rtol=1e-12)
+
+
 @pytest.fixture(scope="module")
 def sources(digits):
     X, y = digits
@@ -173,6 +204,12 @@ def test_scores_of_a_source(digits, sources):
     assert transferability(source, Xt, yt, method="nce") <= 0
     for layer in (None, 1, 2, 3):
         assert np.isfinite(transferability(source, Xt, yt, method="logme", layer=layer))
+        knn = transferability(source, Xt, yt, method="knn", layer=layer)
+        assert 1 / 4 < knn <= 1  # four classes: better than chance
+    # k-NN reads the top hidden layer by default.
+    assert transferability(source, Xt, yt, method="knn") == transferability(
+        source, Xt, yt, method="knn", layer=2
+    )
     # float32 and float64 inputs agree; a fitted transfer scores its source.
     assert_allclose(transferability(source, Xt.astype(np.float64), yt), leep, rtol=1e-5)
     clf = AllTransferClassifier(source, max_iter=2, random_state=0).fit(Xt, yt)
@@ -185,8 +222,9 @@ def test_bad_input_names_the_fix(digits, sources):
     source = sources["wide"]
     with pytest.raises(ValueError, match="method must be one of"):
         transferability(source, X, y, method="h-score")
-    with pytest.raises(ValueError, match=r"layer must be .*\[1, 3\]"):
-        transferability(source, X, y, method="logme", layer=4)
+    for method in ("logme", "knn"):
+        with pytest.raises(ValueError, match=r"layer must be .*\[1, 3\]"):
+            transferability(source, X, y, method=method, layer=4)
     with pytest.raises(ValueError, match="expects 64"):
         transferability(source, X[:, :30], y)
     with pytest.raises(ValueError, match="at least 2 classes"):
@@ -215,7 +253,7 @@ def test_scorer_prescreens_a_search_without_fine_tuning(digits):
         max_iter=0,
     )
     grid = {"source__hidden_layer_sizes": [(4,), (32, 16)]}
-    for method, layer in [("leep", None), ("logme", "transferred")]:
+    for method, layer in [("leep", None), ("logme", "transferred"), ("knn", None)]:
         search = GridSearchCV(
             base, grid, cv=2, scoring=make_transferability_scorer(method, layer)
         ).fit(Xt, yt)

@@ -30,7 +30,7 @@ import time
 import warnings
 
 import numpy as np
-from common import markdown_table
+from common import markdown_table, task_set
 from common import parser as make_parser
 from scipy.stats import kendalltau
 from sklearn.exceptions import ConvergenceWarning
@@ -44,7 +44,7 @@ from skalltransfer import (
     get_cache_dir,
     transferability,
 )
-from skalltransfer._reproduce import DEVELOPMENT_TASKS, load_target
+from skalltransfer._reproduce import load_target
 from skalltransfer._source import fit_source_cached
 from skalltransfer.datasets import load_mnist, make_target_task
 
@@ -65,9 +65,6 @@ QUICK_SOURCES = {
     ),
 }
 METHODS = ("leep", "nce", "logme", "knn")
-# Fashion-MNIST pairs outside DEVELOPMENT_TASKS: Pullover/Coat, Sandal/Sneaker,
-# T-shirt/Shirt, Pullover/Shirt, Dress/Coat, Sandal/Ankle boot.
-HELD_OUT_TASKS = ((2, 4), (5, 7), (0, 6), (2, 6), (3, 4), (5, 9))
 
 
 def fit_sources(specs):
@@ -250,9 +247,7 @@ if __name__ == "__main__":
     if args.quick:
         specs, max_iter = QUICK_SOURCES, 20
         args.n, args.draws, args.tasks, args.target = [10], 1, [0, 1], "subset"
-    task_set = DEVELOPMENT_TASKS if args.task_set == "development" else HELD_OUT_TASKS
-    assert not set(HELD_OUT_TASKS) & set(DEVELOPMENT_TASKS)
-    tasks = [task_set[i] for i in args.tasks]
+    tasks = [task_set(args.task_set)[i] for i in args.tasks]
     records = run(args.n, args.draws, tasks, fit_sources(specs), args.target, max_iter)
     with open(args.out, "w") as f:
         json.dump(records, f, indent=1)

@@ -13,9 +13,10 @@ from one forward pass and no fine-tuning.
   scores): the leave-one-out 1-nearest-neighbour balanced accuracy of the
   target labels on a layer's features, cosine similarity.
 
-Every score is higher for an expected better transfer. All work in row
-chunks, so their memory does not grow with the number of target samples
-beyond the labels.
+Every score is higher for an expected better transfer. The forward pass
+runs in row chunks; beyond the outputs or features of the target set
+(n x units), LEEP, NCE and LogME need memory independent of n (LogME at
+most a units x units matrix), k-NN a chunk of rows of similarities.
 """
 
 import time
@@ -272,8 +273,9 @@ def transferability(source, X, y, *, method="leep", layer=None):
         the labels on the features of ``layer`` (You et al. 2021);
         ``"knn"``: leave-one-out 1-nearest-neighbour balanced accuracy of
         the labels on the features of ``layer``, cosine similarity, in
-        [0, 1] (after Sorkhei et al. 2025). On the development benchmark
-        ``"knn"`` ranked candidate sources best (user guide).
+        [0, 1] (after Sorkhei et al. 2025). On the development and on
+        held-out tasks ``"knn"`` ranked candidate sources best of the four,
+        though weakly (user guide).
     layer : int or None, default=None
         The features of LogME and k-NN: 1-based hidden layer, or
         ``n_layers`` for the output layer's probabilities; None is the top

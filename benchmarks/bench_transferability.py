@@ -46,6 +46,7 @@ from skalltransfer import (
 )
 from skalltransfer._reproduce import load_target
 from skalltransfer._source import fit_source_cached
+from skalltransfer._transferability import METHODS
 from skalltransfer.datasets import load_mnist, make_target_task
 
 SOURCES = {
@@ -64,7 +65,6 @@ QUICK_SOURCES = {
         (50, 50), pretrain_max_iter=2, max_iter=10, random_state=0
     ),
 }
-METHODS = ("leep", "nce", "logme", "knn")
 
 
 def fit_sources(specs):

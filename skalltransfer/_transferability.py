@@ -31,8 +31,6 @@ from sklearn.utils.validation import check_array, column_or_1d
 from ._base import PREDICT_BATCH_SIZE, check_unit_interval
 from ._stack import LayerStack
 
-METHODS = ("leep", "nce", "logme", "knn")
-
 # Fixed-point iterations of LogME's evidence maximisation (You et al. report
 # convergence within about ten; the loop also stops on a relative change).
 _LOGME_MAX_ITER = 100
@@ -208,6 +206,13 @@ def logme_from_features(features, codes, n_classes):
     )
 
 
+# Scores of the source's output probabilities, and scores of a layer's
+# features: ``score(values, codes, n_classes) -> float``.
+_OUTPUT_SCORES = {"leep": leep_from_outputs, "nce": nce_from_outputs}
+_FEATURE_SCORES = {"logme": logme_from_features, "knn": knn_from_features}
+METHODS = (*_OUTPUT_SCORES, *_FEATURE_SCORES)
+
+
 def _source_stack(source):
     """The layer stack of a fitted source (or of a fitted transfer
     estimator's source)."""
@@ -324,7 +329,7 @@ def transferability(source, X, y, *, method="leep", layer=None):
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     source, stack = _source_stack(source)
     X, codes, n_classes = _check_target(source, stack, X, y)
-    if method in ("logme", "knn"):
+    if method in _FEATURE_SCORES:
         n_layers = stack.n_layers
         layer = n_layers - 1 if layer is None else layer
         if not isinstance(layer, Integral) or not 1 <= layer <= n_layers:
@@ -336,12 +341,9 @@ def transferability(source, X, y, *, method="leep", layer=None):
             features = _batched(stack.output_proba, X)
         else:
             features = _batched(lambda c: stack.hidden_representation(c, layer), X)
-        from_features = logme_from_features if method == "logme" else knn_from_features
-        return from_features(features, codes, n_classes)
+        return _FEATURE_SCORES[method](features, codes, n_classes)
     outputs = _batched(stack.output_proba, X)
-    if method == "leep":
-        return leep_from_outputs(outputs, codes, n_classes)
-    return nce_from_outputs(outputs, codes, n_classes)
+    return _OUTPUT_SCORES[method](outputs, codes, n_classes)
 
 
 def rank_sources(sources, X, y, *, method="leep", layer=None):

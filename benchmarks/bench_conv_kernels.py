@@ -157,7 +157,9 @@ def pytorch(n_batches=4):
 
 # -- GEMM floor and time breakdown ---------------------------------------------
 def _layout(a):
-    """``"C"`` for a C-contiguous operand, ``"T"`` for the ``.T`` view of one."""
+    """``"C"`` for a C-contiguous operand, ``"T"`` for one whose last two
+    axes are a transposed view (``.T`` of a matrix, or per-image products'
+    ``.transpose(0, 2, 1)``)."""
     return "C" if a.flags.c_contiguous else "T"
 
 
@@ -188,11 +190,12 @@ def gemm_floor(gemms):
     def operand(shape, layout, dtype):
         if layout == "C":
             return rng.rand(*shape).astype(dtype)
-        return rng.rand(*shape[::-1]).astype(dtype).T
+        stored = (*shape[:-2], shape[-1], shape[-2])
+        return rng.rand(*stored).astype(dtype).swapaxes(-1, -2)
 
     for (sa, la, sb, lb, dt), count in gemms.items():
         a, b = operand(sa, la, dt), operand(sb, lb, dt)
-        out = np.empty((sa[0], sb[1]), dtype=dt)
+        out = np.empty((*sa[:-1], sb[-1]), dtype=dt)
         calls += [(a, b, out)] * count
 
     def run():
@@ -269,7 +272,9 @@ def main(quick=False, rounds=5, thread_counts=(1, 2)):
     steps = {name: make() for name, make in impls.items()}
     gemms = record_gemms(ours())
     steps["GEMM floor"] = gemm_floor(gemms)
-    flops = sum(2 * sa[0] * sa[1] * sb[1] * n for (sa, _, sb, _, _), n in gemms.items())
+    flops = sum(
+        2 * int(np.prod(sa)) * sb[-1] * n for (sa, _, sb, _, _), n in gemms.items()
+    )
 
     # Rounds interleave the implementations; each keeps every round's best
     # and median.

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from skalltransfer._kernels import _conv
 from skalltransfer._kernels._conv import (
     ConvGeometry,
     argmax_dtype,
@@ -193,6 +194,28 @@ def test_conv_backward_matches_finite_differences(pool):
     )
     assert dx2 is None
     assert_allclose(dW2, dW)
+
+
+def test_small_weight_gradients_are_summed_per_image(monkeypatch):
+    rng = np.random.RandomState(2)
+    P = rng.normal(size=(4 * 30, 18)).astype(np.float32)
+    dZ = rng.normal(size=(4 * 30, 5)).astype(np.float32)
+    ref = P.astype(np.float64).T @ dZ
+    for threshold in (0, _conv.SMALL_WEIGHT_GRAD):  # one product, per image
+        monkeypatch.setattr(_conv, "SMALL_WEIGHT_GRAD", threshold)
+        calls = []
+        original = _conv._matmul
+
+        def spy(a, b, out=None, _original=original, _calls=calls):
+            _calls.append(a.ndim)
+            return _original(a, b, out=out)
+
+        monkeypatch.setattr(_conv, "_matmul", spy)
+        out = np.empty((18, 5), dtype=np.float32)
+        _conv._weight_grad(P, dZ, 4, out, workspace={})
+        monkeypatch.setattr(_conv, "_matmul", original)
+        assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+        assert calls == ([2] if threshold == 0 else [3])
 
 
 def test_conv_transpose_is_the_adjoint_and_flips_kernels():

@@ -106,6 +106,9 @@ QUICK_SOURCES = {
         (100, 100), pretrain_max_iter=3, max_iter=10, random_state=0
     ),
     "mpdbm": MPDBMClassifier((100, 100), max_iter=5, random_state=0),
+    "mpdbm-mp": MPDBMClassifier(
+        (100, 100), max_iter=5, discriminative_max_iter=0, random_state=0
+    ),
     "conv": ConvAutoencoderClassifier(
         ((8, 5), (16, 5)),
         hidden_layer_sizes=(64,),
@@ -122,6 +125,9 @@ def fit_sources(source_names, data, memory, quick=False):
     specs = {
         "sae": StackedAutoencoderClassifier(random_state=0),
         "mpdbm": MPDBMClassifier(random_state=0),
+        # The paper's MP-DBM: multi-prediction training only (the default
+        # source before the discriminative stage).
+        "mpdbm-mp": MPDBMClassifier(random_state=0, discriminative_max_iter=0),
         "conv": ConvAutoencoderClassifier(random_state=0),
     }
     if quick:
@@ -182,7 +188,7 @@ def main(
                 X, y = make_target_task(X_train, y_train, task, n, random_state=draw)
                 methods = {f"peer: {k}": v for k, v in PEERS.items()}
                 for name, source in task_sources[task].items():
-                    updates = mpdbm_updates if name == "mpdbm" else None
+                    updates = mpdbm_updates if name.startswith("mpdbm") else None
                     variants = transfer_methods(source, epochs_for(len(X), updates))
                     methods.update(
                         {

@@ -174,19 +174,31 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _fit_stochastic(self, network, X, codes, rng):
         """Train ``network`` in place on ``(X, codes)``; the
         :func:`run_training` result."""
-        table = self._target_table(len(self.classes_), X.dtype)
+        split = self._training_split(X, codes, rng)
+        return self._train(network, split, rng, self._make_optimizer, self.max_iter)
+
+    def _training_split(self, X, codes, rng):
+        """``(X_train, codes_train, weights_train, validation_score)``: with
+        ``early_stopping``, a held-out part scores the model after every
+        epoch; otherwise everything trains and ``validation_score`` is None."""
         weights = self._sample_weight(codes, X.dtype)
-        X_train, codes_train, w_train = X, codes, weights
-        validation_score = None
-        if self.early_stopping:
-            train, val = validation_split(len(X), codes, self.validation_fraction, rng)
-            X_train, codes_train = X[train], codes[train]
-            w_train = None if weights is None else weights[train]
-            X_val, codes_val = X[val], codes[val]
+        if not self.early_stopping:
+            return X, codes, weights, None
+        train, val = validation_split(len(X), codes, self.validation_fraction, rng)
+        X_val, codes_val = X[val], codes[val]
 
-            def validation_score():
-                return mean_log_likelihood(self._proba(X_val), codes_val)
+        def validation_score():
+            return mean_log_likelihood(self._proba(X_val), codes_val)
 
+        w_train = None if weights is None else weights[train]
+        return X[train], codes[train], w_train, validation_score
+
+    def _train(self, network, split, rng, make_optimizer, max_iter):
+        """Run the family's objective of ``network`` on a
+        :meth:`_training_split` for at most ``max_iter`` epochs, with the
+        optimizer ``make_optimizer(network, params)`` returns."""
+        X_train, codes_train, w_train, validation_score = split
+        table = self._target_table(len(self.classes_), X_train.dtype)
         params, loss_grad = network.family.objective(
             network,
             self._training_rows(network, X_train, rng),
@@ -200,8 +212,8 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             params,
             loss_grad,
             len(X_train),
-            optimizer=self._make_optimizer(network, params),
-            max_iter=self.max_iter,
+            optimizer=make_optimizer(network, params),
+            max_iter=max_iter,
             batch_size=self.batch_size,
             rng=rng,
             tol=self.tol,

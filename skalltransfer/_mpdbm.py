@@ -7,7 +7,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseStackClassifier, check_unit_interval
+from ._base import BaseStackClassifier, batched, check_unit_interval
 from ._families._mpdbm import (
     MPDBM,
     col_norm_limits,
@@ -17,6 +17,14 @@ from ._families._mpdbm import (
 from ._kernels._init import init_weights
 from ._stack import LayerStack
 from ._training import column_norm_constraint, make_optimizer
+
+# The discriminative stage: Adam at the fine-tuning step of the feed-forward
+# families, for this many epochs with discriminative_max_iter="auto", which
+# runs it only when multi-prediction training left the training accuracy
+# under AUTO_STAGE_BELOW (see ``discriminative_max_iter``).
+DISCRIMINATIVE_MAX_ITER = 100
+DISCRIMINATIVE_LEARNING_RATE = 1e-3
+AUTO_STAGE_BELOW = 0.97
 
 
 class MPDBMClassifier(BaseStackClassifier):
@@ -30,6 +38,12 @@ class MPDBMClassifier(BaseStackClassifier):
     mean-field iterations. The loss is the cross-entropy of the predicted
     variables; its gradient is computed by hand through the unrolled inference.
     Classification runs mean-field inference with the label unobserved.
+
+    Where that training leaves the model unable to classify its own
+    training data (few or small inputs), a discriminative stage follows by
+    default: the cross-entropy of the label marginals of one bottom-up
+    mean-field pass (pixels clamped) is back-propagated through that pass,
+    and the fitted model classifies with it (``discriminative_max_iter``).
 
     The energy of a visible vector :math:`v`, hidden layers :math:`h_1 \dots
     h_K` and one-hot label :math:`y` is
@@ -45,9 +59,9 @@ class MPDBMClassifier(BaseStackClassifier):
     hidden_layer_sizes : array-like of shape (n_hidden_layers,), default=(500, 500)
         Units per hidden layer.
     n_mean_field_iter : int, default=10
-        Mean-field iterations unrolled in training and run at prediction
-        (pylearn2's MNIST demo uses 14; 10 costs less with the same accuracy
-        on small data).
+        Mean-field iterations unrolled in multi-prediction training, and run
+        at prediction when there is no discriminative stage (pylearn2's MNIST
+        demo uses 14; 10 costs less with the same accuracy on small data).
     drop_prob : float, default=0.5
         Probability that a pixel is a prediction target in a minibatch.
     label_drop_prob : float, default=0.5
@@ -66,8 +80,9 @@ class MPDBMClassifier(BaseStackClassifier):
         A float applies to every layer, a sequence gives one value per weight
         layer; None disables the constraint.
     multi_inference : bool, default=True
-        Classify with the multi-inference trick (the visible state is the
-        average of the input and the network's reconstruction). It added 0.5
+        Without a discriminative stage, classify with the multi-inference
+        trick (the visible state is the average of the input and the
+        network's reconstruction). It added 0.5
         to 1 point of test accuracy on the 4,000 / 1,000 MNIST split (95.8%
         against 94.8% with plain mean field); False is plain mean field with
         the pixels clamped.
@@ -109,6 +124,35 @@ class MPDBMClassifier(BaseStackClassifier):
         noisy multi-prediction loss stopped 8 x 8 digits at epoch 30 of 100
         (84.6% test accuracy against 92.6% after 100 epochs); on MNIST the
         default ran all 100 epochs either way.
+    discriminative_max_iter : "auto" or int, default="auto"
+        Epochs of a discriminative stage after the multi-prediction epochs
+        (Adam at 1e-3, minibatches of ``batch_size``, the column-norm limits
+        of ``max_col_norm``, ``tol`` and ``n_iter_no_change`` as for the first
+        stage). It trains, and the fitted model then classifies with, the
+        inference that fine-tuning in :class:`AllTransferClassifier` uses:
+        plain mean field with the pixels clamped, one bottom-up pass (weights
+        doubled below the top hidden layer). 0 skips it: the original
+        MP-DBM. ``"auto"`` runs 100 epochs only if multi-prediction training
+        left the training accuracy under 97%, i.e. where the original model
+        has not learnt its own labels. **Deviation**: the original MP-DBM
+        has no such stage. Measured (default otherwise, ``random_state=0``):
+
+        - 8 x 8 digits (70 / 30 split): training accuracy 95.1% after
+          multi-prediction, so "auto" runs the stage: 98.3% test accuracy
+          against 92.6% without it (seeds 1 and 2 without it: 93.7% and
+          61.7%);
+        - 2-feature blobs of ``check_classifiers_train``: without the stage
+          the model predicts one class (33-62% training accuracy, seeds
+          0-2), with it 92-93% over five seeds (50 epochs left one seed at
+          82%);
+        - the 5,000 bundled MNIST digits: 99.6% training accuracy, so "auto"
+          keeps the original model. There the stage would cost transfer:
+          whole-layer transfer to the six Fashion-MNIST development tasks
+          fell from 87.7% to 87.2 / 86.7 / 86.1 / 86.4% at 10 images per
+          class after 3 / 10 / 30 / 100 epochs of it (3 draws each).
+
+        ``finetune_objective="multi_prediction"`` in a transfer needs a
+        source without the stage.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and keep the parameters
         with the best validation score (mean log-likelihood of the held-out
@@ -131,13 +175,20 @@ class MPDBMClassifier(BaseStackClassifier):
     visible_intercept_ : ndarray of shape (n_features,)
         Bias of the visible layer.
     n_iter_ : int
-        Epochs run.
+        Multi-prediction epochs run (the discriminative stage's are in
+        ``discriminative_loss_curve_``).
     loss_curve_ : list of float
-        Mean training loss per epoch.
+        Mean multi-prediction training loss per epoch.
     validation_scores_ : list of float or None
         Mean log-likelihood of the held-out labels per epoch with
-        ``early_stopping`` (higher is better: the negative log-loss).
+        ``early_stopping`` (higher is better: the negative log-loss); the
+        epochs of the discriminative stage follow those of the first stage.
     best_validation_score_ : float or None
+        With ``early_stopping``, the best validation score of the last stage,
+        whose best epoch the model keeps.
+    discriminative_loss_curve_ : list of float
+        Mean training loss (cross-entropy of the labels) per epoch of the
+        discriminative stage; empty without one.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Defined only when X has feature names that are all strings.
@@ -190,6 +241,10 @@ class MPDBMClassifier(BaseStackClassifier):
         "final_momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "discriminative_max_iter": [
+            StrOptions({"auto"}),
+            Interval(Integral, 0, None, closed="left"),
+        ],
     }
 
     def __init__(
@@ -213,6 +268,7 @@ class MPDBMClassifier(BaseStackClassifier):
         max_iter=100,
         tol=1e-4,
         n_iter_no_change=None,
+        discriminative_max_iter="auto",
         early_stopping=False,
         validation_fraction=0.1,
         warm_start=False,
@@ -237,6 +293,7 @@ class MPDBMClassifier(BaseStackClassifier):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.discriminative_max_iter = discriminative_max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
@@ -245,6 +302,7 @@ class MPDBMClassifier(BaseStackClassifier):
 
     # -- the shared layer stack --------------------------------------------
     def _config(self):
+        """The stack config of multi-prediction training."""
         return {
             "n_mean_field_iter": self.n_mean_field_iter,
             "drop_prob": self.drop_prob,
@@ -255,15 +313,19 @@ class MPDBMClassifier(BaseStackClassifier):
         }
 
     def _layer_stack(self):
-        """The fitted parameters as a :class:`LayerStack` (arrays shared)."""
+        """The fitted parameters as a :class:`LayerStack` (arrays shared),
+        configured for the inference the fit ended with."""
         check_is_fitted(self)
-        return LayerStack(
+        stack = LayerStack(
             self.coefs_,
             self.intercepts_,
             family=MPDBM,
             visible_intercept=self.visible_intercept_,
             config=self._config(),
         )
+        if getattr(self, "_discriminative", False):
+            stack.config = MPDBM.finetune_config(stack, "discriminative")
+        return stack
 
     def _init_stack(self, X, n_classes, rng):
         dtype = X.dtype
@@ -326,6 +388,46 @@ class MPDBMClassifier(BaseStackClassifier):
         self.coefs_ = network.coefs
         self.intercepts_ = network.intercepts
         self.visible_intercept_ = network.visible_intercept
+        self._discriminative = False
+
+    def _fit_stochastic(self, network, X, codes, rng):
+        """Multi-prediction epochs, then (``discriminative_max_iter > 0``)
+        discriminative epochs through the inference that classifies."""
+        split = self._training_split(X, codes, rng)
+        result = self._train(network, split, rng, self._make_optimizer, self.max_iter)
+        self.discriminative_loss_curve_ = []
+        n_epochs = self.discriminative_max_iter
+        if n_epochs == "auto":
+            X_train, codes_train = split[0], split[1]
+            proba = batched(self._proba, X_train)
+            accuracy = np.mean(proba.argmax(axis=1) == codes_train)
+            n_epochs = DISCRIMINATIVE_MAX_ITER if accuracy < AUTO_STAGE_BELOW else 0
+            if self.verbose:
+                print(
+                    f"Training accuracy after multi-prediction: {accuracy:.1%}; "
+                    f"discriminative stage: {n_epochs} epochs"
+                )
+        if n_epochs > 0:
+            network.config = MPDBM.finetune_config(network, "discriminative")
+            # From here on the model predicts (and early stopping scores it)
+            # with the inference this stage trains.
+            self._discriminative = True
+            stage = self._train(
+                network,
+                split,
+                rng,
+                self._make_discriminative_optimizer,
+                n_epochs,
+            )
+            self.discriminative_loss_curve_ = stage["loss_curve"]
+            # The model ends as this stage left it (its best epoch with
+            # early stopping).
+            result["validation_scores"] += stage["validation_scores"]
+            result["best_score"] = stage["best_score"]
+        return result
+
+    def _make_discriminative_optimizer(self, network, params):
+        return make_optimizer(params, "adam", DISCRIMINATIVE_LEARNING_RATE)
 
     def _make_optimizer(self, network, params):
         momentum, final = self.momentum, self.final_momentum

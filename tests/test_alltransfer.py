@@ -269,8 +269,14 @@ def test_mpdbm_source_is_finetuned_through_its_own_family(digits, monkeypatch):
     from skalltransfer._families import FEEDFORWARD, MPDBM
 
     X, y = digits
+    # Multi-prediction fine-tuning needs a multi-prediction-only source.
     source = MPDBMClassifier(
-        (24, 16), n_mean_field_iter=4, max_iter=5, learning_rate_init=5, random_state=0
+        (24, 16),
+        n_mean_field_iter=4,
+        max_iter=5,
+        learning_rate_init=5,
+        discriminative_max_iter=0,
+        random_state=0,
     )
     source.fit(X[y < 6], y[y < 6])
     Xt, yt = X[y >= 6], y[y >= 6]
@@ -325,7 +331,11 @@ def test_discriminative_finetuning_runs_and_predicts_through_plain_mean_field(
 ):
     X, y = digits
     source = MPDBMClassifier(
-        (24, 16), n_mean_field_iter=4, max_iter=5, random_state=0
+        (24, 16),
+        n_mean_field_iter=4,
+        max_iter=5,
+        discriminative_max_iter=0,
+        random_state=0,
     ).fit(X[y < 6], y[y < 6])
     clf = AllTransferClassifier(source, max_iter=3, random_state=0)
     clf.fit(X[y >= 6], y[y >= 6])

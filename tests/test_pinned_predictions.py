@@ -48,7 +48,13 @@ def _cases():
         (24, 16), pretrain_max_iter=2, max_iter=15, random_state=0
     ).fit(Xs, ys)
     dbm = MPDBMClassifier(
-        (24, 16), n_mean_field_iter=4, max_iter=5, learning_rate_init=5, random_state=0
+        (24, 16),
+        n_mean_field_iter=4,
+        max_iter=5,
+        learning_rate_init=5,
+        # Multi-prediction training only, as when these values were recorded.
+        discriminative_max_iter=0,
+        random_state=0,
     ).fit(Xs, ys)
     data = SourceData(Xs, ys)
 

@@ -20,6 +20,7 @@ FAST = {
         max_col_norm=None,
         batch_size=50,
         learning_rate_init=5.0,
+        discriminative_max_iter=3,
     ),
     StackedAutoencoderClassifier: dict(
         hidden_layer_sizes=(40, 30), pretrain_max_iter=2, max_iter=3
@@ -191,7 +192,10 @@ def test_convergence_warning_when_budget_runs_out(digits):
 
 def test_mpdbm_multi_inference_and_col_norm(digits):
     X, y = digits
-    clf = make(MPDBMClassifier, max_col_norm=(1.0, 1.5, 2.0)).fit(X[:300], y[:300])
+    # multi_inference is how a multi-prediction-only model classifies.
+    clf = make(
+        MPDBMClassifier, max_col_norm=(1.0, 1.5, 2.0), discriminative_max_iter=0
+    ).fit(X[:300], y[:300])
     for W, limit in zip(clf.coefs_, (1.0, 1.5, 2.0)):
         assert np.linalg.norm(W, axis=0).max() <= limit * (1 + 1e-5)
     p_multi = clf.predict_proba(X[:50])  # the default
@@ -239,7 +243,12 @@ def test_mpdbm_auto_step_scales_with_the_number_of_pixels(digits):
     # "auto" keeps pylearn2's MNIST step per predicted variable: 15 on 784
     # pixels, 15 * 64 / 784 on 8 x 8 digits.
     X, y = digits
-    kw = dict(hidden_layer_sizes=(32, 16), n_mean_field_iter=4, max_iter=15)
+    kw = dict(
+        hidden_layer_sizes=(32, 16),
+        n_mean_field_iter=4,
+        max_iter=15,
+        discriminative_max_iter=0,
+    )
     auto = MPDBMClassifier(random_state=0, **kw).fit(X[:1000], y[:1000])
     same = MPDBMClassifier(
         learning_rate_init=15.0 * 64 / 784, random_state=0, **kw
@@ -279,3 +288,91 @@ def test_mpdbm_runs_every_epoch_by_default(digits):
         (16,), n_mean_field_iter=3, max_iter=40, n_iter_no_change=1, random_state=0
     ).fit(X[:200], y[:200])
     assert stopping.n_iter_ < 40
+
+
+def test_mpdbm_discriminative_stage_trains_the_inference_that_classifies(
+    digits, tmp_path
+):
+    from skalltransfer import AllTransferClassifier, load_model, save_model
+    from skalltransfer._kernels._mean_field import mean_field_labels
+
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(32, 16), n_mean_field_iter=4, max_iter=5)
+    plain = MPDBMClassifier(discriminative_max_iter=0, random_state=0, **kw)
+    staged = MPDBMClassifier(discriminative_max_iter=20, random_state=0, **kw)
+    plain.fit(X[:1000], y[:1000])
+    staged.fit(X[:1000], y[:1000])
+    # The same multi-prediction stage, then a falling discriminative loss.
+    assert staged.loss_curve_ == plain.loss_curve_ and staged.n_iter_ == 5
+    assert plain.discriminative_loss_curve_ == []
+    curve = staged.discriminative_loss_curve_
+    assert len(curve) == 20 and curve[-1] < 0.5 * curve[0]
+    # It classifies through what the stage trained: one bottom-up pass of
+    # plain mean field, whatever multi_inference says.
+    proba, _ = mean_field_labels(
+        staged.coefs_, staged.intercepts_, staged.visible_intercept_, X[1000:], 1
+    )
+    assert_allclose(staged.predict_proba(X[1000:]), proba, rtol=1e-5, atol=1e-7)
+    assert staged.get_params()["multi_inference"]
+    assert staged.score(X[1000:], y[1000:]) > plain.score(X[1000:], y[1000:]) + 0.1
+    save_model(staged, tmp_path / "staged.skops")
+    assert_array_equal(
+        load_model(tmp_path / "staged.skops").predict_proba(X[1000:]),
+        staged.predict_proba(X[1000:]),
+    )
+    # Multi-prediction fine-tuning needs a multi-prediction-only source.
+    transfer = AllTransferClassifier(
+        staged, finetune_objective="multi_prediction", max_iter=1
+    )
+    with pytest.raises(ValueError, match="discriminative_max_iter=0"):
+        transfer.fit(X[1000:1100], y[1000:1100])
+    # With early stopping the stage's epochs are scored too, and the model
+    # keeps the stage's best one.
+    early = MPDBMClassifier(
+        discriminative_max_iter=6, early_stopping=True, random_state=0, **kw
+    ).fit(X[:1000], y[:1000])
+    scores = early.validation_scores_
+    assert len(scores) == early.n_iter_ + len(early.discriminative_loss_curve_)
+    assert early.best_validation_score_ == max(scores[early.n_iter_ :])
+
+
+def test_default_mpdbm_passes_check_classifiers_train():
+    # Without the discriminative stage the default MP-DBM predicted one class
+    # on this check's 2-feature blobs, even after a MinMaxScaler. The default
+    # architecture (500, 500) passes as well (benchmarks/bench_source_models.py
+    # --check-classifiers-train); it takes a minute and a half.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+    from sklearn.utils.estimator_checks import check_classifiers_train
+
+    model = make_pipeline(
+        MinMaxScaler(clip=True), MPDBMClassifier((64, 64), random_state=0)
+    )
+    check_classifiers_train("MPDBMClassifier", model)
+    # It is the stage that "auto" adds here which learns them.
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=300, random_state=0, n_features=2)
+    model.fit(X, y)
+    assert len(model[-1].discriminative_loss_curve_) > 0
+    assert model.score(X, y) > 0.83
+
+
+def test_mpdbm_auto_stage_runs_only_where_the_training_labels_are_unlearnt(
+    digits, monkeypatch
+):
+    import skalltransfer._mpdbm as mpdbm_module
+
+    X, y = digits[0][:600], digits[1][:600]
+    kw = dict(hidden_layer_sizes=(32, 16), n_mean_field_iter=4, max_iter=5)
+    monkeypatch.setattr(mpdbm_module, "DISCRIMINATIVE_MAX_ITER", 4)
+    never = MPDBMClassifier(discriminative_max_iter=0, random_state=0, **kw)
+    four = MPDBMClassifier(discriminative_max_iter=4, random_state=0, **kw)
+    never.fit(X, y)
+    four.fit(X, y)
+    for below, expected in ((0.0, never), (1.01, four)):
+        monkeypatch.setattr(mpdbm_module, "AUTO_STAGE_BELOW", below)
+        auto = MPDBMClassifier(random_state=0, **kw).fit(X, y)
+        assert auto.discriminative_loss_curve_ == expected.discriminative_loss_curve_
+        for a, b in zip(auto.coefs_, expected.coefs_):
+            assert_array_equal(a, b)

@@ -63,7 +63,9 @@ def test_validation_scores_mean_the_same_for_every_estimator(digits):
     X, y = digits
     Xs, ys, Xt, yt = X[y < 6][:400], y[y < 6][:400], X[y >= 6], y[y >= 6]
     sae = StackedAutoencoderClassifier((16,), pretrain_max_iter=1, max_iter=4)
-    dbm = MPDBMClassifier((16,), n_mean_field_iter=3, max_iter=4)
+    dbm = MPDBMClassifier(
+        (16,), n_mean_field_iter=3, max_iter=4, discriminative_max_iter=0
+    )
     early = dict(early_stopping=True, validation_fraction=0.25, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -23,8 +23,9 @@ MPDBM_DEFAULTS = {
     "label_weight": 1.0,
     "binarize": True,
     "multi_inference": False,
-    # What the objective trains: a source trains by multi-prediction; a
-    # transfer estimator sets "discriminative" unless told otherwise.
+    # What the objective trains: a source trains by multi-prediction (then,
+    # with a discriminative stage, records "discriminative"); a transfer
+    # estimator sets "discriminative" unless told otherwise.
     "objective": "multi_prediction",
 }
 
@@ -237,6 +238,17 @@ class MPDBMFamily(Family):
         (and is trained through) plain mean field with at most
         ``FINETUNE_MEAN_FIELD_ITER`` iterations."""
         config = super().finetune_config(stack, objective)
+        if (
+            objective == "multi_prediction"
+            and self.setting(stack, "objective") == "discriminative"
+        ):
+            # Its config now names the inference it was trained through
+            # (one bottom-up pass), too short a chain for the objective.
+            raise ValueError(
+                "finetune_objective='multi_prediction' needs a source trained "
+                "by multi-prediction only; this one ended with a discriminative "
+                "stage. Fit the source with discriminative_max_iter=0."
+            )
         config["objective"] = objective or self.finetune_objectives[0]
         if config["objective"] == "discriminative":
             config["multi_inference"] = False

@@ -391,8 +391,9 @@ class MPDBMClassifier(BaseStackClassifier):
         self._discriminative = False
 
     def _fit_stochastic(self, network, X, codes, rng):
-        """Multi-prediction epochs, then (``discriminative_max_iter > 0``)
-        discriminative epochs through the inference that classifies."""
+        """Multi-prediction epochs, then the discriminative stage that
+        ``discriminative_max_iter`` asks for (``"auto"``: judged by the
+        training accuracy the first stage reached)."""
         split = self._training_split(X, codes, rng)
         result = self._train(network, split, rng, self._make_optimizer, self.max_iter)
         self.discriminative_loss_curve_ = []

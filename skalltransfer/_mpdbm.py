@@ -18,12 +18,11 @@ from ._kernels._init import init_weights
 from ._stack import LayerStack
 from ._training import column_norm_constraint, make_optimizer
 
-# The discriminative stage: Adam at the fine-tuning step of the feed-forward
-# families, for this many epochs with discriminative_max_iter="auto", which
-# runs it only when multi-prediction training left the training accuracy
-# under AUTO_STAGE_BELOW (see ``discriminative_max_iter``).
+# The discriminative stage (trained as a transfer fine-tunes an MP-DBM): this
+# many epochs with discriminative_max_iter="auto", which runs it only when
+# multi-prediction training left the training accuracy under
+# AUTO_STAGE_BELOW (see ``discriminative_max_iter``).
 DISCRIMINATIVE_MAX_ITER = 100
-DISCRIMINATIVE_LEARNING_RATE = 1e-3
 AUTO_STAGE_BELOW = 0.97
 
 
@@ -428,7 +427,9 @@ class MPDBMClassifier(BaseStackClassifier):
         return result
 
     def _make_discriminative_optimizer(self, network, params):
-        return make_optimizer(params, "adam", DISCRIMINATIVE_LEARNING_RATE)
+        # The solver and step of discriminative fine-tuning in a transfer.
+        defaults = MPDBM.finetune_defaults(self.get_params(), network)
+        return make_optimizer(params, defaults.solver, defaults.learning_rate_init)
 
     def _make_optimizer(self, network, params):
         momentum, final = self.momentum, self.final_momentum

@@ -7,9 +7,12 @@ max-pool 2 -> dense 256 -> ReLU -> dense 10 softmax, float32, batch 64.
 
 One training step is forward, softmax cross-entropy, backward and a plain SGD
 update, on both sides; for PyTorch it is ``zero_grad``, the model, the loss,
-``backward`` and ``SGD.step``. The GEMM floor is the time of exactly the
-matrix products our step performs (their shapes and operand layouts are
-recorded during one step, then replayed with NumPy ``@``).
+``backward`` and ``SGD.step``. Our second conv layer runs as Winograd
+F(2x2, 5x5) (``skalltransfer._kernels._winograd``), the first as im2col. The
+GEMM floor is the time of exactly the matrix products our step performs
+(their shapes and operand layouts are recorded during one step, then
+replayed with NumPy ``@``; a Winograd chunk's 36 products as one stacked
+``matmul``).
 
 Everything runs in one process at 1 and 2 threads (``threadpoolctl`` for
 BLAS, ``torch.set_num_threads`` for PyTorch), the implementations interleaved
@@ -41,7 +44,7 @@ import numpy as np
 from common import environment, markdown_table, mnist, parser, time_call
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from skalltransfer._kernels import _conv
+from skalltransfer._kernels import _conv, _winograd
 from skalltransfer._kernels._conv import (
     ConvGeometry,
     conv_layer_shapes,
@@ -163,21 +166,53 @@ def _layout(a):
     return "C" if a.flags.c_contiguous else "T"
 
 
+def _winograd_chunks(x, threads):
+    """Images per chunk of a Winograd call on ``x`` (B, H, W, C) split over
+    ``threads`` threads."""
+    for start, stop in _winograd._split(len(x), threads or _winograd.n_threads()):
+        for s in range(start, stop, _winograd.CHUNK):
+            yield min(_winograd.CHUNK, stop - s)
+
+
 def record_gemms(step):
     """Counter of ``(shape_a, layout_a, shape_b, layout_b, dtype)`` of the
-    matrix products one call of ``step`` performs."""
+    matrix products one call of ``step`` performs. A Winograd layer's 36
+    products per chunk (made inside its Numba loop) are recorded as one
+    stacked product of 36 matrices, as NumPy's ``matmul`` replays them."""
     gemms = Counter()
     original = _conv._matmul
+    wino_forward = _winograd.conv_pool_forward
+    wino_backward = _winograd.conv_pool_backward
 
     def recording(a, b, out=None):
         gemms[a.shape, _layout(a), b.shape, _layout(b), a.dtype.str] += 1
         return original(a, b, out=out)
 
+    def forward(x, W, b, out, argmax, workspace=None, threads=None):
+        (_, H, Wd, C), K = x.shape, W.shape[1]
+        for n in _winograd_chunks(x, threads):
+            T = n * (H // 2) * (Wd // 2)
+            gemms[(36, T, C), "C", (36, C, K), "C", x.dtype.str] += 1
+        return wino_forward(x, W, b, out, argmax, workspace, threads)
+
+    def backward(x, W, dout, argmax, need_dx=True, workspace=None, threads=None):
+        (_, H, Wd, C), K = x.shape, W.shape[1]
+        for n in _winograd_chunks(x, threads):
+            T = n * (H // 2) * (Wd // 2)
+            gemms[(36, C, T), "T", (36, T, K), "C", x.dtype.str] += 1
+            if need_dx:
+                gemms[(36, T, K), "C", (36, K, C), "C", x.dtype.str] += 1
+        return wino_backward(x, W, dout, argmax, need_dx, workspace, threads)
+
     _conv._matmul = recording
+    _winograd.conv_pool_forward = forward
+    _winograd.conv_pool_backward = backward
     try:
         step()
     finally:
         _conv._matmul = original
+        _winograd.conv_pool_forward = wino_forward
+        _winograd.conv_pool_backward = wino_backward
     return gemms
 
 
@@ -211,6 +246,8 @@ def breakdown(step, n_steps):
     names = ["_matmul", "im2col", "col2im", "_maxpool_bias", "maxpool_backward"]
     spent = defaultdict(float)
     originals = {name: getattr(_conv, name) for name in names}
+    winograd = ["conv_pool_forward", "conv_pool_backward"]
+    wino_originals = {name: getattr(_winograd, name) for name in winograd}
 
     def timed(name, func):
         def wrapper(*args, **kwargs):
@@ -223,6 +260,8 @@ def breakdown(step, n_steps):
 
     for name, func in originals.items():
         setattr(_conv, name, timed(name, func))
+    for name, func in wino_originals.items():
+        setattr(_winograd, name, timed(name, func))
     try:
         step()
         spent.clear()
@@ -233,6 +272,8 @@ def breakdown(step, n_steps):
     finally:
         for name, func in originals.items():
             setattr(_conv, name, func)
+        for name, func in wino_originals.items():
+            setattr(_winograd, name, func)
     return total / n_steps, {k: v / n_steps for k, v in spent.items()}
 
 
@@ -361,7 +402,9 @@ def main(quick=False, rounds=5, thread_counts=(1, 2)):
                 (breakdown(ours(), n_steps) for _ in range(3)), key=lambda r: r[0]
             )
         labels = {
-            "_matmul": "matrix products",
+            "conv_pool_forward": "Winograd conv + pool, forward (all of it)",
+            "conv_pool_backward": "Winograd conv + pool, backward (all of it)",
+            "_matmul": "matrix products (im2col and dense layers)",
             "im2col": "im2col",
             "col2im": "col2im",
             "_maxpool_bias": "max-pool (+ bias)",

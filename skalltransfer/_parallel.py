@@ -7,10 +7,13 @@ starts, so that parallel workers (loky processes or Dask workers) load sources
 instead of racing to fit the same one.
 
 Thread settings: every matrix product of the package runs in BLAS and the
-Numba kernels are serial (no ``parallel=True``), so the only thread pools
-that matter are BLAS's (and OpenMP's, where BLAS uses it). :func:`limit_threads`
-caps them within a block, and :func:`thread_info` reports them, e.g. on every
-Dask worker with ``client.run(thread_info)``.
+Numba kernels are compiled without ``parallel=True``, so the only thread
+pools that matter are BLAS's (and OpenMP's, where BLAS uses it). The one
+exception follows them: a conv network's Winograd layers split each batch
+over as many Python threads as BLAS may use, and hold BLAS at one thread
+meanwhile. :func:`limit_threads` caps all of them within a block, and
+:func:`thread_info` reports them, e.g. on every Dask worker with
+``client.run(thread_info)``.
 """
 
 import contextlib

@@ -19,6 +19,7 @@ from skalltransfer._kernels._conv import (
     conv_backward,
     conv_forward,
     conv_net_backward,
+    conv_net_backward_hidden,
     conv_net_forward,
     conv_net_predict,
 )
@@ -162,9 +163,10 @@ def test_threads_and_reused_workspaces_give_the_same_results(B):
             _winograd.conv_pool_forward(x, W, b, out, am, workspace)
             grads = _winograd.conv_pool_backward(x, W, dout, am, True, workspace)
         results.append((out, am, *grads))
-        # A smaller batch through the same buffers must not see stale data.
+        # A smaller batch through the same buffers sees no stale data.
         small = np.empty((1, 3, 4, 5)), np.empty((1, 3, 4, 5), np.int8)
         _winograd.conv_pool_forward(x[:1] * 2, W, b, *small, workspace)
+        assert_allclose(small[0], _conv_pool(x[:1] * 2, W, b)[0], rtol=1e-12)
     for other in results[1:]:
         for got, want in zip(other, results[0]):
             assert_allclose(got, want, rtol=1e-12, atol=1e-12)
@@ -219,7 +221,8 @@ def test_network_with_a_winograd_layer_matches_im2col(monkeypatch):
         proba = conv_net_predict(coefs, intercepts, X, geometry, "relu", "softmax")
         return cache, loss, grads, proba
 
-    cache, loss, (cg, ig), proba = run()
+    with threadpool_limits(2):  # the threaded path, on any machine
+        cache, loss, (cg, ig), proba = run()
     assert cache.patches[1] is None  # Winograd keeps no im2col patches
     assert rel_err(cg[1], numeric_grad(lambda: run()[1], coefs[1])) < 1e-6
     monkeypatch.setattr(_winograd, "MIN_MAP_PRODUCT", 10**9)  # im2col everywhere
@@ -229,3 +232,162 @@ def test_network_with_a_winograd_layer_matches_im2col(monkeypatch):
     assert_allclose(proba, ref_proba, rtol=1e-10, atol=1e-12)
     for got, want in zip(cg + ig, rcg + rig):
         assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def _winograd_net(rng, dtype=np.float64):
+    """A network whose second conv layer runs Winograd: 8 x 8 images, conv
+    16 maps, conv 32 maps, dense 6, output 3."""
+    geometry = ConvGeometry((8, 8, 1), ((5, 5, 2, 2), (5, 5, 2, 2)))
+    dims = [(25, 16), (400, 32), (128, 6), (6, 3)]
+    coefs = [(rng.normal(size=d) / np.sqrt(d[0])).astype(dtype) for d in dims]
+    intercepts = [(rng.normal(size=d[1]) * 0.1).astype(dtype) for d in dims]
+    return geometry, coefs, intercepts
+
+
+def test_network_passes_hold_blas_and_give_winograd_the_threads(monkeypatch):
+    geometry, coefs, intercepts = _winograd_net(np.random.RandomState(6))
+    X = np.random.RandomState(7).uniform(size=(6, 64))
+    seen = []
+    forward, backward = _winograd.conv_pool_forward, _winograd.conv_pool_backward
+
+    def spy_forward(*args, **kwargs):
+        seen.append(("forward", args[-1], _winograd.n_threads()))
+        return forward(*args, **kwargs)
+
+    def spy_backward(*args, **kwargs):
+        seen.append(("backward", args[-1], _winograd.n_threads()))
+        return backward(*args, **kwargs)
+
+    monkeypatch.setattr(_winograd, "conv_pool_forward", spy_forward)
+    monkeypatch.setattr(_winograd, "conv_pool_backward", spy_backward)
+    with threadpool_limits(2):
+        cache = conv_net_forward(coefs, intercepts, X, geometry, "relu", "softmax")
+        g = np.ones((6, 3)) / 6
+        conv_net_backward(coefs, cache, g, "relu")
+        conv_net_predict(coefs, intercepts, X, geometry, "relu", "softmax")
+        assert _winograd.n_threads() == 2  # the limit found is restored
+        # ... also when a pass fails inside the hold.
+        with pytest.raises(TypeError, match="parameters"):
+            conv_net_forward(
+                coefs, intercepts, X.astype(np.float32), geometry, "relu", "softmax"
+            )
+        assert _winograd.n_threads() == 2
+    # Every Winograd call ran with the 2 threads allowed, BLAS held at one.
+    assert [kind for kind, _, _ in seen] == ["forward", "backward", "forward"]
+    assert all(threads == 2 and blas == 1 for _, threads, blas in seen)
+
+
+def test_frozen_and_hidden_penalty_paths_through_a_winograd_layer():
+    rng = np.random.RandomState(8)
+    geometry, coefs, intercepts = _winograd_net(rng)
+    X = rng.uniform(size=(5, 64))
+    T = np.eye(3)[rng.randint(0, 3, 5)]
+    penalty = {2: rng.normal(size=(5, 128))}  # <penalty, conv-2 output>
+
+    def loss():
+        cache = conv_net_forward(coefs, intercepts, X, geometry, "relu", "softmax")
+        value = output_loss_grad(
+            cache.activations, T, "log_loss", "softmax", np.ones(5)
+        )[0]
+        return value + np.vdot(penalty[2], cache.activations[2])
+
+    with threadpool_limits(2):
+        cache = conv_net_forward(coefs, intercepts, X, geometry, "relu", "softmax")
+        _, g = output_loss_grad(cache.activations, T, "log_loss", "softmax", np.ones(5))
+        # Layer 1 (the Winograd one) is the lowest trained: no input gradient.
+        cg, ig = conv_net_backward(coefs, cache, g, "relu", frozen=1)
+        cg2 = [None if c is None else c.copy() for c in cg]
+        ig2 = [None if i is None else i.copy() for i in ig]
+        conv_net_backward_hidden(coefs, cache, penalty, "relu", cg2, ig2)
+    assert cg[0] is None
+    assert rel_err(cg2[1], numeric_grad(loss, coefs[1])) < 1e-6
+    assert rel_err(ig2[1], numeric_grad(loss, intercepts[1])) < 1e-6
+
+
+def test_empty_batches():
+    rng = np.random.RandomState(9)
+    x, W, b = _case(rng, 0, 6, 6, 8, 4)
+    out, am = _conv_pool(x, W, b)
+    assert out.shape == (0, 3, 3, 4)
+    dW, db, dx = conv_backward(
+        x, W, np.empty((0, 3, 3, 4)), 5, 5, 2, pool=2, argmax=am, algorithm="winograd"
+    )
+    assert_array_equal(dW, 0) and dW.shape == W.shape
+    assert_array_equal(db, 0) and dx.shape == x.shape
+    geometry, coefs, intercepts = _winograd_net(rng)
+    with threadpool_limits(2):
+        proba = conv_net_predict(
+            coefs, intercepts, np.empty((0, 64)), geometry, "relu", "softmax"
+        )
+    assert proba.shape == (0, 3)
+
+
+def test_kept_patches_and_winograd_exclude_each_other():
+    rng = np.random.RandomState(10)
+    x, W, b = _case(rng, 2, 6, 6, 8, 4)
+    am = np.empty((2, 3, 3, 4), np.int8)
+    with pytest.raises(ValueError, match="patches=None"):
+        conv_forward(
+            x, W, b, 5, 5, 2, pool=2, argmax=am,
+            patches=np.empty((72, 200)), algorithm="winograd",
+        )  # fmt: skip
+
+
+def test_tile_kernels_against_numpy():
+    rng = np.random.RandomState(11)
+    n, H, Wd, C, K = 2, 5, 7, 3, 4
+    th, tw = H // 2, Wd // 2
+    x = rng.normal(size=(n, H, Wd, C))
+    xp = np.full((n, H + 4, Wd + 4, C), np.nan)
+    _winograd.pad_images(x, xp)
+    assert_array_equal(xp, np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0))))
+    back = np.full_like(x, np.nan)
+    _winograd.crop_images(xp, back)
+    assert_array_equal(back, x)
+    # Input tiles: BT d B of each 6 x 6 tile at (2 ty, 2 tx).
+    V = np.empty((36, n * th * tw, C))
+    _winograd.input_tiles(xp, V, np.empty(36 * C))
+    tiles = np.stack(
+        [xp[b, 2 * i : 2 * i + 6, 2 * j : 2 * j + 6] for b in range(n)
+         for i in range(th) for j in range(tw)]
+    )  # fmt: skip
+    ref = np.einsum("ai,tijc,bj->abtc", BT, tiles, BT).reshape(36, -1, C)
+    assert_allclose(V, ref, atol=1e-12)
+    # Its adjoint, the scatter of the input gradient.
+    P = rng.normal(size=V.shape)
+    dxp = np.zeros_like(xp)
+    _winograd.scatter_input_grad(P, dxp, np.empty(36 * C), np.empty(36 * C))
+    assert_allclose(np.vdot(V, P), np.vdot(xp, dxp), rtol=1e-12)
+    # Pooled output: max of AT m A (+ bias), its row-major argmax.
+    M = rng.normal(size=(36, n * th * tw, K))
+    bias = rng.normal(size=K)
+    out, am = np.empty((n, th, tw, K)), np.empty((n, th, tw, K), np.int8)
+    _winograd.pooled_output(M, bias, out, am)
+    Y = np.einsum("ia,abtk,jb->tkij", AT, M.reshape(6, 6, -1, K), AT)
+    Y = Y.reshape(n, th, tw, K, 4)
+    assert_allclose(out, Y.max(axis=-1) + bias, atol=1e-12)
+    assert_array_equal(am, Y.argmax(axis=-1))
+    # Output-gradient tiles: A dY AT of the un-pooled 2 x 2 gradient.
+    dout = rng.normal(size=out.shape)
+    dY = np.zeros((n, th, tw, K, 4))
+    np.put_along_axis(dY, am[..., None].astype(np.intp), dout[..., None], axis=-1)
+    Yt = np.empty((36, n * th * tw, K))
+    _winograd.output_grad_tiles(dout, am, Yt)
+    ref = np.einsum("ai,tkij,bj->abtk", AT.T, dY.reshape(-1, K, 2, 2), AT.T)
+    assert_allclose(Yt, ref.reshape(36, -1, K), atol=1e-12)
+
+
+def test_workers_finish_before_an_error_propagates():
+    finished = []
+
+    def work(start, stop, index):
+        if index == 0:
+            raise RuntimeError("first part failed")
+        import time
+
+        time.sleep(0.2)
+        finished.append(index)
+
+    with pytest.raises(RuntimeError, match="first part"):
+        _winograd._run_parts([(0, 2), (2, 4)], work)
+    assert finished == [1]  # the other part had ended, not still writing

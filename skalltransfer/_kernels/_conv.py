@@ -34,6 +34,8 @@ from numba import njit
 from . import _winograd
 from ._activations import ACTIVATIONS, DERIVATIVES
 from ._losses import bernoulli_loss_grad
+from ._scratch import UINT as _U
+from ._scratch import scratch as _scratch
 
 # Size of the im2col buffer of one chunk of images: small enough that the
 # patches are still in cache when their GEMM reads them. At batch 64 on 2
@@ -58,10 +60,6 @@ def _matmul(a, b, out=None):
 
 
 # -- im2col / col2im -------------------------------------------------------------------
-# The kernels index flat views with unsigned integers: Numba then drops the
-# negative-index wraparound test, and LLVM vectorises the contiguous runs
-# (ten times faster than 4-D signed indexing for 32 channels).
-_U = np.uint64
 
 
 @njit(cache=True)
@@ -233,23 +231,34 @@ ALGORITHMS = ("auto", "im2col", "winograd")
 
 def conv_algorithm(kh, kw, pad, pool, in_shape, n_maps, algorithm="auto"):
     """The algorithm a conv layer of ``n_maps`` output maps runs on inputs of
-    ``in_shape`` (H, W, C): ``"winograd"`` where the F(2x2, 5x5) kernels apply
-    and pay (:func:`._winograd.applies`), else ``"im2col"``. An explicit
-    ``"winograd"`` needs only the geometry (a test may run thin layers)."""
+    ``in_shape`` (H, W, C): ``"winograd"`` where the F(2x2, 5x5) kernels fit
+    the geometry and pay for the layer's width (:func:`._winograd.fits`,
+    :func:`._winograd.pays`), else ``"im2col"``. An explicit ``"winograd"``
+    needs only the geometry (a test may run thin layers)."""
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
-    if algorithm == "winograd" and not _winograd.applies(
-        kh, kw, pad, pool, in_shape, _winograd.MIN_MAP_PRODUCT
-    ):
+    fits = _winograd.fits(kh, kw, pad, pool, in_shape)
+    if algorithm == "winograd" and not fits:
         raise ValueError(
             "The Winograd kernels need a 5x5 kernel, padding 2, 2x2 pooling and "
             f"inputs of at least 2x2 pixels; got a {kh}x{kw} kernel, padding "
             f"{pad}, pooling {pool}, input {tuple(in_shape)}."
         )
-    winograd = _winograd.applies(kh, kw, pad, pool, in_shape, n_maps)
     if algorithm == "auto":
-        return "winograd" if winograd else "im2col"
+        return "winograd" if fits and _winograd.pays(in_shape[2], n_maps) else "im2col"
     return algorithm
+
+
+def _runs_winograd(kh, kw, pad, pool, x, n_maps, algorithm, patches):
+    """Whether :func:`conv_forward` / :func:`conv_backward` take the Winograd
+    path: never when the caller keeps im2col ``patches``."""
+    chosen = conv_algorithm(kh, kw, pad, pool, x.shape[1:], n_maps, algorithm)
+    if patches is not None and algorithm == "winograd":
+        raise ValueError(
+            "patches keeps the im2col patches of an im2col layer; "
+            "algorithm='winograd' computes none: pass patches=None."
+        )
+    return chosen == "winograd" and patches is None
 
 
 def conv_output_shape(H, W, kh, kw, pad):
@@ -261,20 +270,6 @@ def _chunk(n_images, rows_per_image, n_cols, itemsize, max_bytes):
     """Images per chunk so that an im2col buffer fits in ``max_bytes``."""
     per_image = max(1, rows_per_image * n_cols * itemsize)
     return int(max(1, min(n_images, max_bytes // per_image)))
-
-
-def _scratch(workspace, name, shape, dtype):
-    """An uninitialised C-contiguous array, reused across calls through the
-    dict ``workspace`` (fresh large buffers cost page faults on every call)."""
-    size = int(np.prod(shape))
-    if workspace is None:
-        return np.empty(shape, dtype=dtype)
-    key = (name, np.dtype(dtype).str)
-    buf = workspace.get(key)
-    if buf is None or buf.size < size:
-        buf = np.empty(size, dtype=dtype)
-        workspace[key] = buf
-    return buf[:size].reshape(shape)
 
 
 def _weight_grad(P, dZ, n_images, out, workspace=None):
@@ -330,8 +325,9 @@ def conv_forward(
     in a chunk buffer of at most ``max_bytes``. ``workspace`` is an optional
     dict of scratch buffers reused across calls. ``algorithm`` (see
     :func:`conv_algorithm`): ``"auto"`` runs Winograd where it applies, unless
-    ``patches`` are to be kept; ``threads`` is the Winograd kernels' thread
-    count (None: :func:`._winograd.n_threads`).
+    ``patches`` are to be kept (Winograd keeps none, and chunks the batch by
+    two images whatever ``max_bytes``); ``threads`` is the Winograd kernels'
+    thread count (None: :func:`._winograd.n_threads`).
     """
     _check_conv(x, W, kh, kw)
     B, H, Wd, _ = x.shape
@@ -342,9 +338,7 @@ def conv_forward(
         out = np.empty((B, Hp, Wp, C_out), dtype=x.dtype)
     if pool > 1 and argmax is None:
         raise ValueError("pool > 1 needs an argmax array of the pooled shape.")
-    if patches is None and (
-        conv_algorithm(kh, kw, pad, pool, x.shape[1:], C_out, algorithm) == "winograd"
-    ):
+    if _runs_winograd(kh, kw, pad, pool, x, C_out, algorithm, patches):
         return _winograd.conv_pool_forward(x, W, b, out, argmax, workspace, threads)
     step = _chunk(B, Ho * Wo, K, x.itemsize, max_bytes)
     rows = step * Ho * Wo
@@ -402,9 +396,7 @@ def conv_backward(
     _check_conv(x, W, kh, kw)
     B, H, Wd, C_in = x.shape
     K, C_out = W.shape
-    if patches is None and (
-        conv_algorithm(kh, kw, pad, pool, x.shape[1:], C_out, algorithm) == "winograd"
-    ):
+    if _runs_winograd(kh, kw, pad, pool, x, C_out, algorithm, patches):
         return _winograd.conv_pool_backward(
             x, W, dout, argmax, need_dx, workspace, threads
         )
@@ -523,14 +515,13 @@ def conv_layer_shapes(geometry, n_maps):
 
 
 @contextlib.contextmanager
-def _layer_threads(coefs, geometry, shapes, layers):
+def _winograd_threads(coefs, geometry, shapes, layers):
     """Threads of the Winograd layers among conv ``layers`` (None if none
     of them runs Winograd); while a network with such layers computes, BLAS
     is held at one thread (:func:`._winograd.single_threaded_blas`)."""
     winograd = any(
-        conv_algorithm(kh, kw, pad, pool, shapes[k][0], coefs[k].shape[1]) == "winograd"
+        conv_algorithm(*geometry[1][k], shapes[k][0], coefs[k].shape[1]) == "winograd"
         for k in layers
-        for kh, kw, pad, pool in [geometry[1][k]]
     )
     threads = _winograd.n_threads() if winograd else None
     if threads is None or threads == 1:
@@ -582,7 +573,7 @@ def _forward(
     output (argmax in reused scratch buffers)."""
     shapes = _net_shapes(coefs, geometry, n_layers)
     stop = len(coefs) if n_layers is None else n_layers
-    with _layer_threads(coefs, geometry, shapes, range(min(stop, len(shapes)))) as t:
+    with _winograd_threads(coefs, geometry, shapes, range(min(stop, len(shapes)))) as t:
         return _forward_layers(
             coefs,
             intercepts,
@@ -595,6 +586,7 @@ def _forward(
             max_bytes,
             keep_bytes,
             workspace,
+            shapes,
             t,
         )
 
@@ -611,10 +603,11 @@ def _forward_layers(
     max_bytes,
     keep_bytes,
     workspace,
+    shapes,
     threads,
 ):
-    """:func:`_forward`'s layers, the Winograd ones on ``threads``."""
-    shapes = _net_shapes(coefs, geometry, n_layers)
+    """:func:`_forward`'s layers (``shapes`` from :func:`_net_shapes`), the
+    Winograd ones on ``threads``."""
     n_conv = len(shapes)
     X = np.ascontiguousarray(X)
     for k, (W, b) in enumerate(zip(coefs, intercepts)):
@@ -804,7 +797,7 @@ def conv_net_backward(
     delta = output_grad
     B = activations[0].shape[0]
     layers = range(frozen, n_conv)
-    with _layer_threads(coefs, geometry, shapes, layers) as threads:
+    with _winograd_threads(coefs, geometry, shapes, layers) as threads:
         for k in range(n - 1, frozen - 1, -1):
             if k >= n_conv:
                 coef_grads[k] = _matmul(activations[k].T, delta)
@@ -951,7 +944,7 @@ def conv_net_backward_hidden(
     B = activations[0].shape[0]
     delta = None
     layers = range(lowest, min(max(hidden_grads), n_conv))
-    with _layer_threads(coefs, geometry, shapes, layers) as threads:
+    with _winograd_threads(coefs, geometry, shapes, layers) as threads:
         for k in range(max(hidden_grads) - 1, lowest - 1, -1):
             # Entering layer k (0-based) from its output: add that output's term.
             top = hidden_grads.get(k + 1)

@@ -29,10 +29,14 @@ bias, the pooling and the argmax: the un-pooled map is never stored.
 The batch runs in chunks of :data:`CHUNK` images, so a chunk's transformed
 tiles stay in the core's cache between the transform and its products, and
 the chunk loop itself runs in Numba (its 36 products per chunk through
-Numba's ``np.dot``, i.e. BLAS). Such small products run on one BLAS thread,
-so with ``n`` BLAS threads allowed (``threadpoolctl``, ``limit_threads``,
-``OMP_NUM_THREADS``) the batch is split into ``n`` parts run in Python threads
-(the kernels release the GIL).
+Numba's ``np.dot``, which calls SciPy's BLAS). Such small products run on
+one BLAS thread, so with ``n`` BLAS threads allowed (``threadpoolctl``,
+``limit_threads``, ``OMP_NUM_THREADS``) the batch is split into at most ``n``
+parts, cut at chunk boundaries, run in Python threads (the kernels release
+the GIL). The chunk size is fixed: ``max_bytes`` of the im2col path does not
+apply. Results are deterministic for a given thread count; another count
+sums the weight gradient in another order (about 6e-6 relative in float32,
+as a different BLAS thread count moves im2col's).
 
 Float32 rounding is about 6 times that of im2col (3e-6 of the output's
 magnitude on the default source's second layer), far below what training
@@ -43,10 +47,13 @@ other maximum.
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numba import njit
+
+from ._scratch import UINT as _U
+from ._scratch import scratch
 
 # Images per chunk. On the default source's second layer (64 images of
 # 14 x 14 x 32 -> 64 maps, 2 MB L2 per core) chunks of 1 to 4 images ran
@@ -90,27 +97,22 @@ N_TILE = 36  # entries of a transformed 6 x 6 tile
 _A = AT.T.astype(np.float32)
 _2, _4, _5, _0 = np.float32(2), np.float32(4), np.float32(5), np.float32(0)
 
-# The kernels index flat views with unsigned integers throughout: mixing
-# signed and unsigned index arithmetic, or writing many output streams in
-# one loop, stops LLVM from vectorising the channel loops (5-20x slower).
-_U = np.uint64
+# Writing many output streams in one loop also stops LLVM from vectorising
+# the channel loops (5-20x slower): the transforms store a few at a time.
 
 
-def applies(kh, kw, pad, pool, in_shape, n_maps):
-    """Whether a conv layer (stride 1) of ``n_maps`` output maps on inputs of
-    ``in_shape`` (H, W, C) runs as Winograd F(2x2, 5x5): a 5 x 5 kernel,
-    padding 2, 2 x 2 pooling, inputs of at least 2 x 2 pixels and
-    ``C * n_maps`` at least :data:`MIN_MAP_PRODUCT`."""
-    H, W, C = in_shape
-    return (
-        kh == 5
-        and kw == 5
-        and pad == 2
-        and pool == 2
-        and H >= 2
-        and W >= 2
-        and C * n_maps >= MIN_MAP_PRODUCT
-    )
+def fits(kh, kw, pad, pool, in_shape):
+    """Whether a conv layer's geometry is one the kernels compute: a 5 x 5
+    kernel, padding 2 (stride 1), 2 x 2 pooling, inputs of at least 2 x 2
+    pixels (``in_shape`` is (H, W, C))."""
+    H, W, _ = in_shape
+    return kh == 5 and kw == 5 and pad == 2 and pool == 2 and H >= 2 and W >= 2
+
+
+def pays(n_in, n_out):
+    """Whether products of ``n_in`` by ``n_out`` maps are wide enough to pay
+    for the transforms (:data:`MIN_MAP_PRODUCT`)."""
+    return n_in * n_out >= MIN_MAP_PRODUCT
 
 
 # -- 1-D transforms, inlined into the channel loops ---------------------------------
@@ -499,7 +501,7 @@ def kernel_grad(dU):
 # -- threads ---------------------------------------------------------------------------
 _blas = None
 _pool = None
-_pool_pid = None
+_pool_workers = 0
 _pool_lock = threading.Lock()
 _holds = 0  # nested single_threaded_blas() blocks
 _limiter = None
@@ -507,9 +509,10 @@ _hold_lock = threading.Lock()
 
 
 def _blas_libraries():
-    """A ``threadpoolctl`` controller of the loaded BLAS libraries (found
-    once: a look-up costs milliseconds, reading or setting a limit
-    microseconds)."""
+    """A ``threadpoolctl`` controller of the loaded BLAS libraries: NumPy's,
+    and SciPy's, which Numba's ``np.dot`` calls (found once, at the first
+    call, when scikit-learn has loaded both: a look-up costs milliseconds,
+    reading or setting a limit microseconds)."""
     global _blas
     if _blas is None:
         from threadpoolctl import ThreadpoolController
@@ -534,8 +537,8 @@ def single_threaded_blas():
     thread meanwhile, as scikit-learn's KMeans does around its OpenMP loop:
     OpenBLAS's idle workers spin for a while after each multi-threaded
     product, and on 2 cores they took the core the second Winograd thread
-    needed. Holds from several threads nest: the first sets the limit, the
-    last restores the limits it found.
+    needed. The limit is process-wide. Holds from several threads nest: the
+    first sets it, the last restores the limits the first found.
     """
     global _holds, _limiter
     with _hold_lock:
@@ -552,20 +555,36 @@ def single_threaded_blas():
                 _limiter = None
 
 
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: start a new pool,
+    new locks, and give back a hold another parent thread had taken."""
+    global _pool, _pool_workers, _pool_lock, _hold_lock, _holds, _limiter
+    _pool, _pool_workers = None, 0
+    _pool_lock, _hold_lock = threading.Lock(), threading.Lock()
+    if _limiter is not None:
+        _limiter.restore_original_limits()
+    _holds, _limiter = 0, None
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _executor(workers):
-    """The module's thread pool (made again in a forked child, whose copy
-    has no threads)."""
-    global _pool, _pool_pid
+    """The module's thread pool, with at least ``workers`` threads."""
+    global _pool, _pool_workers
     with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < workers:
+        if _pool is None or _pool_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="skalltransfer")
-            _pool_pid = os.getpid()
+            _pool_workers = workers
         return _pool
 
 
 def _split(n_images, n_parts):
     """Contiguous image ranges of at most ``n_parts`` parts, cut at chunk
-    boundaries."""
+    boundaries (none for no image)."""
     n_chunks = -(-n_images // CHUNK)
     n_parts = max(1, min(n_parts, n_chunks))
     per = -(-n_chunks // n_parts)
@@ -575,30 +594,24 @@ def _split(n_images, n_parts):
 
 def _run_parts(parts, work):
     """``work(start, stop, index)`` for every part: the first in this thread,
-    the others in the pool; returns the results in order."""
-    if len(parts) == 1:
-        return [work(*parts[0], 0)]
+    the others in the pool; returns the results in order. Every part has
+    ended when it returns or raises (no thread still writes the outputs)."""
+    if len(parts) <= 1:
+        return [work(*part, 0) for part in parts]
     pool = _executor(len(parts) - 1)
     futures = [pool.submit(work, a, b, i) for i, (a, b) in enumerate(parts[1:], 1)]
-    first = work(*parts[0], 0)
+    try:
+        first = work(*parts[0], 0)
+    finally:
+        wait(futures)
     return [first, *(f.result() for f in futures)]
 
 
 def _buffers(workspace, index, shapes, dtype):
     """Scratch arrays of the given shapes for part ``index``, reused through
-    ``workspace`` (a dict, or None for fresh ones)."""
-    if workspace is None:
-        return [np.empty(shape, dtype=dtype) for shape in shapes]
-    cache = workspace.setdefault(("winograd", index), {})
-    arrays = []
-    for name, shape in enumerate(shapes):
-        size = int(np.prod(shape))
-        key = (name, np.dtype(dtype).str)
-        buf = cache.get(key)
-        if buf is None or buf.size < size:
-            buf = cache[key] = np.empty(size, dtype=dtype)
-        arrays.append(buf[:size].reshape(shape))
-    return arrays
+    its own sub-dict of ``workspace`` (a dict, or None for fresh ones)."""
+    own = None if workspace is None else workspace.setdefault(("winograd", index), {})
+    return [scratch(own, name, shape, dtype) for name, shape in enumerate(shapes)]
 
 
 # -- drivers ---------------------------------------------------------------------------
@@ -655,6 +668,8 @@ def conv_pool_backward(x, W, dout, argmax, need_dx=True, workspace=None, threads
         return dU
 
     parts = _run_parts(_split(B, threads or n_threads()), work)
+    if not parts:  # no image
+        return np.zeros_like(W), db, (dx if need_dx else None)
     dU = parts[0]
     for part in parts[1:]:
         dU += part

@@ -664,7 +664,7 @@ def _add_fit_command(subparsers):
         default=None,
         help="source network trained on source data: stacked convolutional "
         "autoencoders (conv, the default: the best transfer on the development "
-        "benchmark, about a minute to train), stacked autoencoders (sae, "
+        "benchmark, about 35 s to train), stacked autoencoders (sae, "
         "seconds) or the paper's multi-prediction deep Boltzmann machine "
         "(mpdbm, minutes)",
     )

@@ -25,7 +25,7 @@ C. compares it, by cross-validation on the same few dozen images, with the
 # ``SKALLTRANSFER_DOCS_QUICK=1`` (set when the documentation is built in CI)
 # trains a small network for two epochs on half of the digits, so that the
 # example runs in seconds; the numbers printed are then only indicative. The
-# full settings are the defaults (about a minute on 2 cores).
+# full settings are the defaults (about 35 s on 2 cores).
 import os
 import warnings
 

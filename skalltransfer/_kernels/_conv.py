@@ -572,42 +572,6 @@ def _forward(
     they fit in ``keep_bytes``) patches are kept, otherwise only the last
     output (argmax in reused scratch buffers)."""
     shapes = _net_shapes(coefs, geometry, n_layers)
-    stop = len(coefs) if n_layers is None else n_layers
-    with _winograd_threads(coefs, geometry, shapes, range(min(stop, len(shapes)))) as t:
-        return _forward_layers(
-            coefs,
-            intercepts,
-            X,
-            geometry,
-            hidden_activation,
-            output_activation,
-            n_layers,
-            keep,
-            max_bytes,
-            keep_bytes,
-            workspace,
-            shapes,
-            t,
-        )
-
-
-def _forward_layers(
-    coefs,
-    intercepts,
-    X,
-    geometry,
-    hidden_activation,
-    output_activation,
-    n_layers,
-    keep,
-    max_bytes,
-    keep_bytes,
-    workspace,
-    shapes,
-    threads,
-):
-    """:func:`_forward`'s layers (``shapes`` from :func:`_net_shapes`), the
-    Winograd ones on ``threads``."""
     n_conv = len(shapes)
     X = np.ascontiguousarray(X)
     for k, (W, b) in enumerate(zip(coefs, intercepts)):
@@ -625,60 +589,62 @@ def _forward_layers(
     stop = len(coefs) if n_layers is None else n_layers
     activations, argmaxes, patches = [X], [], []
     A = X
-    for k in range(stop):
-        if k < n_conv:
-            kh, kw, pad, pool = geometry[1][k]
-            in_shape, _, out_shape = shapes[k]
-            out = np.empty((B, *out_shape), dtype=X.dtype)
-            am = None
-            if pool > 1:
-                am_shape = (B, *out_shape)
-                am = (
-                    np.empty(am_shape, dtype=argmax_dtype(pool))
-                    if keep
-                    else _scratch(workspace, "argmax", am_shape, argmax_dtype(pool))
+    conv_layers = range(min(stop, n_conv))
+    with _winograd_threads(coefs, geometry, shapes, conv_layers) as threads:
+        for k in range(stop):
+            if k < n_conv:
+                kh, kw, pad, pool = geometry[1][k]
+                in_shape, _, out_shape = shapes[k]
+                out = np.empty((B, *out_shape), dtype=X.dtype)
+                am = None
+                if pool > 1:
+                    am_shape = (B, *out_shape)
+                    am = (
+                        np.empty(am_shape, dtype=argmax_dtype(pool))
+                        if keep
+                        else _scratch(workspace, "argmax", am_shape, argmax_dtype(pool))
+                    )
+                P = None
+                K = coefs[k].shape[0]
+                n_rows = B * shapes[k][1][0] * shapes[k][1][1]
+                im2col_layer = (
+                    conv_algorithm(kh, kw, pad, pool, in_shape, coefs[k].shape[1])
+                    == "im2col"
                 )
-            P = None
-            K = coefs[k].shape[0]
-            n_rows = B * shapes[k][1][0] * shapes[k][1][1]
-            im2col_layer = (
-                conv_algorithm(kh, kw, pad, pool, in_shape, coefs[k].shape[1])
-                == "im2col"
-            )
-            if keep and im2col_layer and n_rows * K * X.itemsize <= keep_bytes:
-                # Small enough to keep: the backward pass skips its im2col.
-                P = np.empty((n_rows, K), dtype=X.dtype)
-            conv_forward(
-                A.reshape(B, *in_shape),
-                coefs[k],
-                intercepts[k],
-                kh,
-                kw,
-                pad,
-                pool=pool,
-                argmax=am,
-                out=out,
-                patches=P,
-                max_bytes=max_bytes,
-                workspace=workspace,
-                threads=threads,
-            )
-            A = hidden(out.reshape(B, int(np.prod(out_shape))))
-            argmaxes.append(am)
-            patches.append(P)
-        else:
-            Z = _matmul(A, coefs[k])
-            Z += intercepts[k]
-            if k == len(coefs) - 1:
-                logits = Z.copy()
-                A = ACTIVATIONS[output_activation](Z)
-                if keep:
-                    activations.append(A)
-                    A = logits
+                if keep and im2col_layer and n_rows * K * X.itemsize <= keep_bytes:
+                    # Small enough to keep: the backward pass skips its im2col.
+                    P = np.empty((n_rows, K), dtype=X.dtype)
+                conv_forward(
+                    A.reshape(B, *in_shape),
+                    coefs[k],
+                    intercepts[k],
+                    kh,
+                    kw,
+                    pad,
+                    pool=pool,
+                    argmax=am,
+                    out=out,
+                    patches=P,
+                    max_bytes=max_bytes,
+                    workspace=workspace,
+                    threads=threads,
+                )
+                A = hidden(out.reshape(B, int(np.prod(out_shape))))
+                argmaxes.append(am)
+                patches.append(P)
             else:
-                A = hidden(Z)
-        if keep:
-            activations.append(A)
+                Z = _matmul(A, coefs[k])
+                Z += intercepts[k]
+                if k == len(coefs) - 1:
+                    logits = Z.copy()
+                    A = ACTIVATIONS[output_activation](Z)
+                    if keep:
+                        activations.append(A)
+                        A = logits
+                else:
+                    A = hidden(Z)
+            if keep:
+                activations.append(A)
     return activations, argmaxes, patches, shapes, A
 
 

@@ -173,7 +173,12 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
     max_iter : int, default=15
         Epochs of supervised training.
     tol : float, default=1e-4
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or None, default=None
+        Stop when the training loss (the validation score with
+        ``early_stopping``) has not improved by ``tol`` for this many
+        epochs. None runs all ``max_iter`` epochs, a fixed budget (the
+        default: 15 epochs with shifted images; with 10 the default fit ran
+        them all anyway and warned of non-convergence at the end).
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and keep the parameters
         with the best validation score (mean log-likelihood of the held-out
@@ -247,6 +252,7 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -268,7 +274,7 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
         batch_size=64,
         max_iter=15,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change=None,
         early_stopping=False,
         validation_fraction=0.1,
         warm_start=False,

@@ -19,7 +19,7 @@ of fine-tuning every candidate (each timed on its own, in the same process).
 LEEP and NCE read the source's output and so score both depths of a source
 alike; LogME reads the features the transferred network builds on: the
 output probabilities for T = all, the top hidden layer for T = L - 1; k-NN
-reads the top hidden layer for both.
+reads every hidden layer (its default) for both.
 
 Run: ``python benchmarks/bench_transferability.py [--n 10 50] [--draws 3]
 [--task-set development|held-out]``

@@ -135,6 +135,13 @@ class LayerStack:
             raise ValueError(f"layer must be in [1, {n_hidden}], got {layer}.")
         return self.family.hidden(self, X, layer)
 
+    def hidden_layers(self, X):
+        """Activations of every hidden layer, ``[A_1, ..., A_{L-1}]`` (one
+        pass where the family allows)."""
+        if self.n_layers == 1:
+            raise ValueError("This stack has no hidden layer.")
+        return self.family.hidden_layers(self, X)
+
     # -- edits (each returns a new stack owning fresh arrays) ---------------
     def _with_layers(self, coefs, intercepts, visible_intercept, config=None):
         return LayerStack(

@@ -11,12 +11,17 @@ from one forward pass and no fine-tuning.
 - k-NN (Sorkhei et al., TMLR 2025, who found a k-nearest-neighbour
   evaluation of the features a better predictor of transfer than 23 other
   scores): the leave-one-out 1-nearest-neighbour balanced accuracy of the
-  target labels on a layer's features, cosine similarity.
+  target labels on a layer's features, cosine similarity. By default it
+  reads every hidden layer at once (each layer's features scaled to unit
+  length and concatenated: the cosine similarity is then the mean of the
+  layers' similarities), which ranked candidate sources better than the top
+  layer alone on the development and on held-out tasks.
 
 Every score is higher for an expected better transfer. The forward pass
 runs in row chunks; beyond the outputs or features of the target set
-(n x units), LEEP, NCE and LogME need memory independent of n (LogME at
-most a units x units matrix), k-NN a chunk of rows of similarities.
+(n x units; with ``layer="all"``, the units of every hidden layer), LEEP,
+NCE and LogME need memory independent of n (LogME at most a units x units
+matrix), k-NN a chunk of rows of similarities.
 """
 
 import time
@@ -252,6 +257,44 @@ def _batched(func, X):
     return out
 
 
+# What ``layer=None`` reads: k-NN every hidden layer (on the development
+# tasks Kendall's tau +0.58 / +0.59 at 10 / 50 images per class, against
+# +0.48 / +0.53 for the top layer; on held-out tasks +0.28 / +0.48 against
+# +0.18 / +0.23), LogME the top hidden layer (its paper's choice).
+_DEFAULT_LAYER = {"knn": "all", "logme": "top"}
+
+
+def _unit_rows(F):
+    """``F`` with every row scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(F, axis=1, keepdims=True)
+    return F / np.where(norms > 0, norms, 1.0).astype(F.dtype)
+
+
+def _features(stack, X, layer):
+    """The features of ``layer`` (a 1-based index, ``"top"`` or ``"all"``)
+    for the target rows ``X``, computed in row chunks."""
+    n_layers = stack.n_layers
+    if layer == "all":
+        if n_layers == 1:
+            raise ValueError(
+                "layer='all' reads the hidden layers, and this source has none; "
+                "pass layer=1 (its output probabilities)."
+            )
+        return _batched(
+            lambda c: np.hstack([_unit_rows(A) for A in stack.hidden_layers(c)]), X
+        )
+    if layer == "top":
+        layer = n_layers - 1
+    if not isinstance(layer, Integral) or not 1 <= layer <= n_layers:
+        raise ValueError(
+            f"layer must be 'all' or a 1-based layer index in [1, {n_layers}] "
+            f"({n_layers} is the output layer), got {layer!r}."
+        )
+    if layer == n_layers:
+        return _batched(stack.output_proba, X)
+    return _batched(lambda c: stack.hidden_representation(c, layer), X)
+
+
 def transferability(source, X, y, *, method="leep", layer=None):
     """How well ``source`` should transfer to the target set ``(X, y)``.
 
@@ -279,12 +322,14 @@ def transferability(source, X, y, *, method="leep", layer=None):
         ``"knn"``: leave-one-out 1-nearest-neighbour balanced accuracy of
         the labels on the features of ``layer``, cosine similarity, in
         [0, 1] (after Sorkhei et al. 2025). On the development and on
-        held-out tasks ``"knn"`` ranked candidate sources best of the four,
-        though weakly (user guide).
-    layer : int or None, default=None
-        The features of LogME and k-NN: 1-based hidden layer, or
-        ``n_layers`` for the output layer's probabilities; None is the top
-        hidden layer. Ignored by LEEP and NCE, which read the source's
+        held-out tasks ``"knn"`` ranked candidate sources best of the four
+        (user guide).
+    layer : int, "all" or None, default=None
+        The features of LogME and k-NN: a 1-based hidden layer,
+        ``n_layers`` for the output layer's probabilities, or ``"all"``:
+        every hidden layer's features, each scaled to unit length per
+        sample, side by side. None is ``"all"`` for k-NN and the top hidden
+        layer for LogME. Ignored by LEEP and NCE, which read the source's
         output.
 
     Returns
@@ -330,17 +375,9 @@ def transferability(source, X, y, *, method="leep", layer=None):
     source, stack = _source_stack(source)
     X, codes, n_classes = _check_target(source, stack, X, y)
     if method in _FEATURE_SCORES:
-        n_layers = stack.n_layers
-        layer = n_layers - 1 if layer is None else layer
-        if not isinstance(layer, Integral) or not 1 <= layer <= n_layers:
-            raise ValueError(
-                f"layer must be a 1-based layer index in [1, {n_layers}] "
-                f"({n_layers} is the output layer), got {layer!r}."
-            )
-        if layer == n_layers:
-            features = _batched(stack.output_proba, X)
-        else:
-            features = _batched(lambda c: stack.hidden_representation(c, layer), X)
+        features = _features(
+            stack, X, _DEFAULT_LAYER[method] if layer is None else layer
+        )
         return _FEATURE_SCORES[method](features, codes, n_classes)
     outputs = _batched(stack.output_proba, X)
     return _OUTPUT_SCORES[method](outputs, codes, n_classes)
@@ -356,7 +393,7 @@ def rank_sources(sources, X, y, *, method="leep", layer=None):
     X, y : array-like
         The target set.
     method : {"leep", "nce", "logme", "knn"}, default="leep"
-    layer : int or None, default=None
+    layer : int, "all" or None, default=None
         See :func:`transferability`.
 
     Returns
@@ -403,7 +440,7 @@ def make_transferability_scorer(method="leep", layer=None):
     Parameters
     ----------
     method : {"leep", "nce", "logme", "knn"}, default="leep"
-    layer : int, "transferred" or None, default=None
+    layer : int, "all", "transferred" or None, default=None
         LogME's and k-NN's layer, as in :func:`transferability`;
         ``"transferred"`` reads
         the estimator's ``n_transferred_layers_`` (the features a new head is
@@ -442,7 +479,7 @@ def make_transferability_scorer(method="leep", layer=None):
         if layer == "transferred":
             _, stack = _source_stack(estimator)
             T = getattr(estimator, "n_transferred_layers_", stack.n_layers)
-            chosen = None if T >= stack.n_layers else max(int(T), 1)
+            chosen = stack.n_layers - 1 if T >= stack.n_layers else max(int(T), 1)
         return transferability(estimator, X, y, method=method, layer=chosen)
 
     return scorer

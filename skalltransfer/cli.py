@@ -743,6 +743,9 @@ def _add_fit_command(subparsers):
 
 
 # -- rank -----------------------------------------------------------------------
+_SCORE_NAMES = {"leep": "LEEP", "nce": "NCE", "logme": "LogME", "knn": "k-NN"}
+
+
 def _rank(args):
     """Rank source networks by their transferability to the images in a folder."""
     from ._cache import get_cache_dir
@@ -796,7 +799,8 @@ def _rank(args):
         rows += list(zip(ranking.source, ranking.score, ranking.seconds))
     rows.sort(key=lambda row: -row[1])
     print(
-        f"Transferability ({args.method.upper()}, higher is better) of each source "
+        f"Transferability ({_SCORE_NAMES[args.method]}, higher is better) of each "
+        "source "
         f"to {len(y)} images of '{args.target_dir}':"
     )
     width = max(len(name) for name, _, _ in rows)
@@ -844,8 +848,10 @@ def _add_rank_command(subparsers):
         "you trust) to rank too; repeat for several",
     )
     parser.add_argument(
-        "--method", choices=("leep", "nce", "logme", "knn"), default="leep",
-        help="the transferability score (default: leep)",
+        "--method", choices=("leep", "nce", "logme", "knn"), default="knn",
+        help="the transferability score (default: knn, leave-one-out nearest "
+        "neighbours on every hidden layer, which ranked sources best on the "
+        "development and held-out benchmarks)",
     )  # fmt: skip
     parser.add_argument("--random-state", type=int, default=0, metavar="INT")
     parser.add_argument("--cache-dir", default=None, metavar="DIR")

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skalltransfer import (
     AllTransferClassifier,
+    ConvAutoencoderClassifier,
     DirectTransferClassifier,
     LayerStack,
     MPDBMClassifier,
@@ -156,3 +157,28 @@ def test_get_family_names_the_known_ones():
     assert get_family(MPDBM) is MPDBM
     with pytest.raises(ValueError, match="feedforward"):
         get_family("nope")
+
+
+def test_every_family_gives_all_hidden_layers_as_each_one(digits):
+    X, y = digits
+    X, y = X[:200], y[:200]
+    kw = dict(max_iter=2, random_state=0)
+    models = [
+        StackedAutoencoderClassifier((16, 12), pretrain_max_iter=1, **kw),
+        MPDBMClassifier((16, 12), discriminative_max_iter=0, **kw),
+        ConvAutoencoderClassifier(
+            ((4, 3), (6, 3)),
+            hidden_layer_sizes=(8,),
+            image_shape=(8, 8),
+            pretrain_max_iter=0,
+            **kw,
+        ),  # fmt: skip
+    ]
+    for model in models:
+        stack = LayerStack.from_estimator(model.fit(X, y))
+        together = stack.hidden_layers(X[:13])
+        assert len(together) == stack.n_layers - 1
+        for layer, A in enumerate(together, start=1):
+            assert_allclose(A, stack.hidden_representation(X[:13], layer), rtol=1e-5)
+    with pytest.raises(ValueError, match="no hidden layer"):
+        LayerStack([np.ones((64, 3))], [np.zeros(3)]).hidden_layers(X[:2])

@@ -202,13 +202,16 @@ def test_scores_of_a_source(digits, sources):
     leep = transferability(source, Xt, yt)
     assert leep <= 0
     assert transferability(source, Xt, yt, method="nce") <= 0
-    for layer in (None, 1, 2, 3):
+    for layer in (None, 1, 2, 3, "all"):
         assert np.isfinite(transferability(source, Xt, yt, method="logme", layer=layer))
         knn = transferability(source, Xt, yt, method="knn", layer=layer)
         assert 1 / 4 < knn <= 1  # four classes: better than chance
-    # k-NN reads the top hidden layer by default.
+    # By default k-NN reads every hidden layer, LogME the top one.
     assert transferability(source, Xt, yt, method="knn") == transferability(
-        source, Xt, yt, method="knn", layer=2
+        source, Xt, yt, method="knn", layer="all"
+    )
+    assert transferability(source, Xt, yt, method="logme") == transferability(
+        source, Xt, yt, method="logme", layer=2
     )
     # float32 and float64 inputs agree; a fitted transfer scores its source.
     assert_allclose(transferability(source, Xt.astype(np.float64), yt), leep, rtol=1e-5)
@@ -223,8 +226,9 @@ def test_bad_input_names_the_fix(digits, sources):
     with pytest.raises(ValueError, match="method must be one of"):
         transferability(source, X, y, method="h-score")
     for method in ("logme", "knn"):
-        with pytest.raises(ValueError, match=r"layer must be .*\[1, 3\]"):
-            transferability(source, X, y, method=method, layer=4)
+        for layer in (4, 0, "last"):
+            with pytest.raises(ValueError, match=r"layer must be 'all' or .*\[1, 3\]"):
+                transferability(source, X, y, method=method, layer=layer)
     with pytest.raises(ValueError, match="expects 64"):
         transferability(source, X[:, :30], y)
     with pytest.raises(ValueError, match="at least 2 classes"):
@@ -312,3 +316,35 @@ def test_alltransfer_with_the_modified_mean_relation(digits, sources):
     out = clf.network_.output_proba(Xt)
     d2 = ((out[:, None, :] - clf.relation_[None]) ** 2).sum(axis=2)
     assert (clf.predict(Xt) == clf.classes_[d2.argmin(axis=1)]).all()
+
+
+def test_knn_over_every_hidden_layer(digits, sources, monkeypatch):
+    X, y = digits
+    Xt, yt = X[y >= 6][:120], y[y >= 6][:120]
+    source = sources["wide"]
+    monkeypatch.setattr(tr, "CHUNK_ROWS", 7)  # several row chunks
+    stack = tr.LayerStack.from_estimator(source)
+    layers = [stack.hidden_representation(Xt, k) for k in (1, 2)]
+    unit = [A / np.linalg.norm(A, axis=1, keepdims=True) for A in layers]
+    codes = np.searchsorted(np.unique(yt), yt)
+    expected = tr.knn_from_features(np.hstack(unit), codes, 4)
+    assert_allclose(
+        transferability(source, Xt, yt, method="knn", layer="all"), expected, rtol=1e-6
+    )
+    # The cosine of the side-by-side unit rows is the mean of the layers'.
+    cos = [U @ U.T for U in unit]
+    joint = np.hstack(unit) @ np.hstack(unit).T / 2
+    assert_allclose(joint, (cos[0] + cos[1]) / 2, atol=1e-6)
+    # A stack without hidden layers has nothing to read.
+    with pytest.raises(ValueError, match="has none"):
+        tr._features(tr.LayerStack([np.ones((64, 4))], [np.zeros(4)]), Xt, "all")
+
+
+def test_scorer_transferred_layer_of_a_full_transfer_is_the_top_layer(digits, sources):
+    X, y = digits
+    Xt, yt = X[y >= 6], y[y >= 6]
+    clf = AllTransferClassifier(sources["wide"], max_iter=0).fit(Xt, yt)
+    scorer = make_transferability_scorer("knn", layer="transferred")
+    assert scorer(clf, Xt, yt) == transferability(
+        sources["wide"], Xt, yt, method="knn", layer=2
+    )

@@ -147,6 +147,11 @@ class Family:
         caller) for rows ``X``, flattened to (n_samples, n_units)."""
         raise NotImplementedError
 
+    def hidden_layers(self, stack, X):
+        """Activations of every hidden layer, ``[A_1, ..., A_{L-1}]``, for
+        rows ``X``; a family that computes them all in one pass says so."""
+        return [self.hidden(stack, X, layer) for layer in range(1, stack.n_layers)]
+
     # -- training -------------------------------------------------------------
     def objective(
         self,

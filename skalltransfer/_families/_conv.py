@@ -135,6 +135,12 @@ class ConvFamily(BackpropFamily):
     def hidden(self, stack, X, layer):
         return self._predict(stack, X, n_layers=layer)
 
+    def hidden_layers(self, stack, X):
+        # One pass keeping every layer's output (patches too, for a chunk of
+        # rows at most: the callers read the target set in chunks).
+        cache = self.forward_cache(stack, X, stack.n_layers - 1)
+        return cache.activations[1:]
+
     # -- training -------------------------------------------------------------
     def activations(self, cache):
         return cache.activations

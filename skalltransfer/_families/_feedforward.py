@@ -21,6 +21,9 @@ class FeedForwardFamily(BackpropFamily):
     def hidden(self, stack, X, layer):
         return self.forward_cache(stack, X, layer)[layer]
 
+    def hidden_layers(self, stack, X):
+        return self.forward_cache(stack, X, stack.n_layers - 1)[1:]
+
     def activations(self, cache):
         return cache
 

@@ -123,6 +123,9 @@ class MPDBMFamily(Family):
         # The mean-field marginals with the label layer left free.
         return self._mean_field(stack, X)[1][layer - 1]
 
+    def hidden_layers(self, stack, X):
+        return list(self._mean_field(stack, X)[1])
+
     def objective(
         self,
         stack,

@@ -44,7 +44,7 @@ import numpy as np
 from common import environment, markdown_table, mnist, parser, time_call
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from skalltransfer._kernels import _conv, _winograd
+from skalltransfer._kernels import _conv, _threads, _winograd
 from skalltransfer._kernels._conv import (
     ConvGeometry,
     conv_layer_shapes,
@@ -169,7 +169,7 @@ def _layout(a):
 def _winograd_chunks(x, threads):
     """Images per chunk of a Winograd call on ``x`` (B, H, W, C) split over
     ``threads`` threads."""
-    for start, stop in _winograd._split(len(x), threads or _winograd.n_threads()):
+    for start, stop in _winograd._split(len(x), threads or _threads.n_threads()):
         for s in range(start, stop, _winograd.CHUNK):
             yield min(_winograd.CHUNK, stop - s)
 

@@ -9,9 +9,9 @@ instead of racing to fit the same one.
 Thread settings: every matrix product of the package runs in BLAS and the
 Numba kernels are compiled without ``parallel=True``, so the only thread
 pools that matter are BLAS's (and OpenMP's, where BLAS uses it). The one
-exception follows them: a conv network's Winograd layers split each batch
-over as many Python threads as BLAS may use, and hold BLAS at one thread
-meanwhile. :func:`limit_threads` caps all of them within a block, and
+exception follows them: a conv network with Winograd layers splits each
+batch over as many Python threads as BLAS may use, and holds BLAS at one
+thread meanwhile. :func:`limit_threads` caps all of them within a block, and
 :func:`thread_info` reports them, e.g. on every Dask worker with
 ``client.run(thread_info)``.
 """

@@ -12,7 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from test_conv_kernels import conv_ref, maxpool_ref
 from threadpoolctl import threadpool_limits
 
-from skalltransfer._kernels import _winograd
+from skalltransfer._kernels import _threads, _winograd
 from skalltransfer._kernels._conv import (
     ConvGeometry,
     conv_algorithm,
@@ -158,7 +158,7 @@ def test_threads_and_reused_workspaces_give_the_same_results(B):
     workspace = {}
     for threads in (1, 2, 3, 1):
         with threadpool_limits(threads):
-            assert _winograd.n_threads() == threads
+            assert _threads.n_threads() == threads
             out, am = np.empty((B, 3, 4, 5)), np.empty((B, 3, 4, 5), np.int8)
             _winograd.conv_pool_forward(x, W, b, out, am, workspace)
             grads = _winograd.conv_pool_backward(x, W, dout, am, True, workspace)
@@ -177,12 +177,36 @@ def test_threads_and_reused_workspaces_give_the_same_results(B):
 def test_split_covers_the_batch_in_chunks():
     for n in (1, 2, 3, 9, 64):
         for parts in (1, 2, 3):
-            ranges = _winograd._split(n, parts)
-            assert ranges[0][0] == 0 and ranges[-1][1] == n
-            assert all(a < b for a, b in ranges)
-            assert all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
-            assert all(a % _winograd.CHUNK == 0 for a, _ in ranges)
-            assert len(ranges) <= parts
+            for chunk in (1, _winograd.CHUNK, 5):
+                ranges = _threads.split(n, parts, chunk)
+                assert ranges[0][0] == 0 and ranges[-1][1] == n
+                assert all(a < b for a, b in ranges)
+                assert all(b == c for (_, b), (c, _) in zip(ranges, ranges[1:]))
+                assert all(a % chunk == 0 for a, _ in ranges)
+                assert len(ranges) <= parts
+    assert _threads.split(0, 2) == []
+
+
+@pytest.mark.parametrize("pool", [1, 2])
+@pytest.mark.parametrize("keep", [False, True])
+def test_im2col_layers_split_over_threads_give_the_same_results(pool, keep):
+    rng = np.random.RandomState(12)
+    B, kh, pad = 7, 3, 1
+    x = rng.normal(size=(B, 6, 5, 2))
+    W, b = rng.normal(size=(kh * kh * 2, 4)), rng.normal(size=4)
+    shape = (B, 6 // pool, 5 // pool, 4)
+    dout = rng.normal(size=shape)
+    results = []
+    for threads in (None, 2, 3):
+        am = np.empty(shape, np.int8) if pool > 1 else None
+        P = np.empty((B * 30, kh * kh * 2)) if keep else None
+        kw = dict(pool=pool, argmax=am, patches=P, max_bytes=1, workspace={})
+        out = conv_forward(x, W, b, kh, kh, pad, threads=threads, **kw)
+        grads = conv_backward(x, W, dout, kh, kh, pad, threads=threads, **kw)
+        results.append((out, *grads))
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_algorithm_choice():
@@ -251,11 +275,11 @@ def test_network_passes_hold_blas_and_give_winograd_the_threads(monkeypatch):
     forward, backward = _winograd.conv_pool_forward, _winograd.conv_pool_backward
 
     def spy_forward(*args, **kwargs):
-        seen.append(("forward", args[-1], _winograd.n_threads()))
+        seen.append(("forward", args[-1], _threads.n_threads()))
         return forward(*args, **kwargs)
 
     def spy_backward(*args, **kwargs):
-        seen.append(("backward", args[-1], _winograd.n_threads()))
+        seen.append(("backward", args[-1], _threads.n_threads()))
         return backward(*args, **kwargs)
 
     monkeypatch.setattr(_winograd, "conv_pool_forward", spy_forward)
@@ -265,7 +289,7 @@ def test_network_passes_hold_blas_and_give_winograd_the_threads(monkeypatch):
         g = np.ones((6, 3)) / 6
         conv_net_backward(coefs, cache, g, "relu")
         conv_net_predict(coefs, intercepts, X, geometry, "relu", "softmax")
-        assert _winograd.n_threads() == 2  # the limit found is restored
+        assert _threads.n_threads() == 2  # the limit found is restored
     # Every Winograd call ran with the 2 threads allowed, BLAS held at one.
     assert [kind for kind, _, _ in seen] == ["forward", "backward", "forward"]
     assert all(threads == 2 and blas == 1 for _, threads, blas in seen)
@@ -277,7 +301,7 @@ def test_network_passes_hold_blas_and_give_winograd_the_threads(monkeypatch):
     with threadpool_limits(2):
         with pytest.raises(MemoryError, match="inside the hold"):
             conv_net_predict(coefs, intercepts, X, geometry, "relu", "softmax")
-        assert _winograd.n_threads() == 2
+        assert _threads.n_threads() == 2
 
 
 def test_frozen_and_hidden_penalty_paths_through_a_winograd_layer():
@@ -392,5 +416,5 @@ def test_workers_finish_before_an_error_propagates():
         finished.append(index)
 
     with pytest.raises(RuntimeError, match="first part"):
-        _winograd._run_parts([(0, 2), (2, 4)], work)
+        _threads.run_parts([(0, 2), (2, 4)], work)
     assert finished == [1]  # the other part had ended, not still writing

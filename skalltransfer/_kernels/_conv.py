@@ -36,6 +36,7 @@ from ._activations import ACTIVATIONS, DERIVATIVES
 from ._losses import bernoulli_loss_grad
 from ._scratch import UINT as _U
 from ._scratch import scratch as _scratch
+from ._threads import n_threads, run_parts, single_threaded_blas, split
 
 # Size of the im2col buffer of one chunk of images: small enough that the
 # patches are still in cache when their GEMM reads them. At batch 64 on 2
@@ -57,6 +58,42 @@ def _matmul(a, b, out=None):
     """``a @ b`` (into ``out``); every matrix product of this module goes
     through here, so a benchmark can record their shapes."""
     return np.matmul(a, b, out=out)
+
+
+def _rows_matmul(a, b, threads):
+    """``a @ b`` with the rows of ``a`` split over ``threads`` threads (one
+    product for None or 1)."""
+    if not threads or threads == 1:
+        return _matmul(a, b)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    run_parts(
+        split(a.shape[0], threads),
+        lambda start, stop, _: _matmul(a[start:stop], b, out=out[start:stop]),
+    )
+    return out
+
+
+def _rows_gram(a, b, threads):
+    """``a.T @ b``, summed from the products of row parts of ``a`` and
+    ``b`` on ``threads`` threads (one product for None or 1)."""
+    if not threads or threads == 1:
+        return _matmul(a.T, b)
+    parts = run_parts(
+        split(a.shape[0], threads),
+        lambda start, stop, _: _matmul(a[start:stop].T, b[start:stop]),
+    )
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def _part_workspace(workspace, index):
+    """Scratch buffers of part ``index`` of a batch split over threads: the
+    caller's for the first part, a sub-dict of them for the others."""
+    if workspace is None or index == 0:
+        return workspace
+    return workspace.setdefault(("part", index), {})
 
 
 # -- im2col / col2im -------------------------------------------------------------------
@@ -266,10 +303,14 @@ def conv_output_shape(H, W, kh, kw, pad):
     return H + 2 * pad - kh + 1, W + 2 * pad - kw + 1
 
 
-def _chunk(n_images, rows_per_image, n_cols, itemsize, max_bytes):
-    """Images per chunk so that an im2col buffer fits in ``max_bytes``."""
+def _chunk(n_images, rows_per_image, n_cols, itemsize, max_bytes, threads=None):
+    """Images per chunk so that an im2col buffer fits in ``max_bytes`` (and,
+    over several ``threads``, each thread gets an equal share of chunks)."""
     per_image = max(1, rows_per_image * n_cols * itemsize)
-    return int(max(1, min(n_images, max_bytes // per_image)))
+    step = int(max(1, min(n_images, max_bytes // per_image)))
+    if threads and threads > 1:
+        step = max(1, min(step, -(-n_images // threads)))
+    return step
 
 
 def _weight_grad(P, dZ, n_images, out, workspace=None):
@@ -327,7 +368,8 @@ def conv_forward(
     :func:`conv_algorithm`): ``"auto"`` runs Winograd where it applies, unless
     ``patches`` are to be kept (Winograd keeps none, and chunks the batch by
     two images whatever ``max_bytes``); ``threads`` is the Winograd kernels'
-    thread count (None: :func:`._winograd.n_threads`).
+    thread count, and how many threads share the im2col chunks (None:
+    :func:`._threads.n_threads` for Winograd, one thread for im2col).
     """
     _check_conv(x, W, kh, kw)
     B, H, Wd, _ = x.shape
@@ -340,29 +382,34 @@ def conv_forward(
         raise ValueError("pool > 1 needs an argmax array of the pooled shape.")
     if _runs_winograd(kh, kw, pad, pool, x, C_out, algorithm, patches):
         return _winograd.conv_pool_forward(x, W, b, out, argmax, workspace, threads)
-    step = _chunk(B, Ho * Wo, K, x.itemsize, max_bytes)
+    step = _chunk(B, Ho * Wo, K, x.itemsize, max_bytes, threads)
     rows = step * Ho * Wo
-    if patches is None:
-        cols = _scratch(workspace, "cols", (rows, K), x.dtype)
-    if pool > 1:
-        Z = _scratch(workspace, "z", (rows, C_out), x.dtype)
     out2 = out.reshape(B * Hp * Wp, C_out)
-    for s in range(0, B, step):
-        n = min(step, B - s)
-        r0, r = s * Ho * Wo, n * Ho * Wo
-        P = cols[:r] if patches is None else patches[r0 : r0 + r]
-        im2col(x[s : s + n], kh, kw, pad, P)
-        if pool == 1:
-            _matmul(P, W, out=out2[r0 : r0 + r])
-        else:
-            _matmul(P, W, out=Z[:r])
-            _maxpool_bias(
-                Z[:r].reshape(n, Ho, Wo, C_out),
-                b,
-                pool,
-                out[s : s + n],
-                argmax[s : s + n],
-            )
+
+    def work(start, stop, index):
+        own = _part_workspace(workspace, index)
+        if patches is None:
+            cols = _scratch(own, "cols", (rows, K), x.dtype)
+        if pool > 1:
+            Z = _scratch(own, "z", (rows, C_out), x.dtype)
+        for s in range(start, stop, step):
+            n = min(step, stop - s)
+            r0, r = s * Ho * Wo, n * Ho * Wo
+            P = cols[:r] if patches is None else patches[r0 : r0 + r]
+            im2col(x[s : s + n], kh, kw, pad, P)
+            if pool == 1:
+                _matmul(P, W, out=out2[r0 : r0 + r])
+            else:
+                _matmul(P, W, out=Z[:r])
+                _maxpool_bias(
+                    Z[:r].reshape(n, Ho, Wo, C_out),
+                    b,
+                    pool,
+                    out[s : s + n],
+                    argmax[s : s + n],
+                )
+
+    run_parts(split(B, threads or 1, step), work)
     if pool == 1:
         out2 += b
     return out
@@ -404,35 +451,46 @@ def conv_backward(
     db = dout.reshape(-1, C_out).sum(axis=0)
     dW = np.zeros((K, C_out), dtype=x.dtype)
     dx = np.empty_like(x) if need_dx else None
-    step = _chunk(B, Ho * Wo, K, x.itemsize, max_bytes)
+    step = _chunk(B, Ho * Wo, K, x.itemsize, max_bytes, threads)
     rows = step * Ho * Wo
-    cols = _scratch(workspace, "cols", (rows, K), x.dtype)
-    dW_part = _scratch(workspace, "dw", (K, C_out), x.dtype)
-    if pool > 1:
-        dZ_chunk = _scratch(workspace, "z", (rows, C_out), x.dtype)
     dZ_all = dout.reshape(-1, C_out)
-    for s in range(0, B, step):
-        n = min(step, B - s)
-        r0, r = s * Ho * Wo, n * Ho * Wo
+
+    def work(start, stop, index):
+        own = _part_workspace(workspace, index)
+        cols = _scratch(own, "cols", (rows, K), x.dtype)
+        dW_chunk = _scratch(own, "dw", (K, C_out), x.dtype)
+        dW_own = dW if index == 0 else np.zeros_like(dW)
         if pool > 1:
-            dZ = dZ_chunk[:r]
-            maxpool_backward(
-                dout[s : s + n], argmax[s : s + n], pool, dZ.reshape(n, Ho, Wo, C_out)
-            )
-        else:
-            dZ = dZ_all[r0 : r0 + r]
-        if patches is None:
-            P = cols[:r]
-            im2col(x[s : s + n], kh, kw, pad, P)
-        else:
-            P = patches[r0 : r0 + r]
-        _weight_grad(P, dZ, n, dW_part, workspace)
-        dW += dW_part
-        if need_dx:
-            # The chunk buffer takes dZ @ W.T (the patches are used up, or
-            # kept elsewhere and left intact).
-            _matmul(dZ, W.T, out=cols[:r])
-            col2im(cols[:r], kh, kw, pad, dx[s : s + n])
+            dZ_chunk = _scratch(own, "z", (rows, C_out), x.dtype)
+        for s in range(start, stop, step):
+            n = min(step, stop - s)
+            r0, r = s * Ho * Wo, n * Ho * Wo
+            if pool > 1:
+                dZ = dZ_chunk[:r]
+                maxpool_backward(
+                    dout[s : s + n],
+                    argmax[s : s + n],
+                    pool,
+                    dZ.reshape(n, Ho, Wo, C_out),
+                )
+            else:
+                dZ = dZ_all[r0 : r0 + r]
+            if patches is None:
+                P = cols[:r]
+                im2col(x[s : s + n], kh, kw, pad, P)
+            else:
+                P = patches[r0 : r0 + r]
+            _weight_grad(P, dZ, n, dW_chunk, own)
+            dW_own += dW_chunk
+            if need_dx:
+                # The chunk buffer takes dZ @ W.T (the patches are used up,
+                # or kept elsewhere and left intact).
+                _matmul(dZ, W.T, out=cols[:r])
+                col2im(cols[:r], kh, kw, pad, dx[s : s + n])
+        return dW_own
+
+    for part in run_parts(split(B, threads or 1, step), work)[1:]:
+        dW += part
     return dW, db, dx
 
 
@@ -515,19 +573,22 @@ def conv_layer_shapes(geometry, n_maps):
 
 
 @contextlib.contextmanager
-def _winograd_threads(coefs, geometry, shapes, layers):
-    """Threads of the Winograd layers among conv ``layers`` (None if none
-    of them runs Winograd); while a network with such layers computes, BLAS
-    is held at one thread (:func:`._winograd.single_threaded_blas`)."""
+def _network_threads(coefs, geometry, shapes, layers):
+    """Threads of a network pass whose conv ``layers`` include a Winograd
+    one (None if none does: BLAS then runs every layer's products on its own
+    threads). Meanwhile BLAS is held at one thread
+    (:func:`._threads.single_threaded_blas`): the Winograd layers split
+    their batch over the threads, the im2col and dense layers their chunks or
+    rows."""
     winograd = any(
         conv_algorithm(*geometry[1][k], shapes[k][0], coefs[k].shape[1]) == "winograd"
         for k in layers
     )
-    threads = _winograd.n_threads() if winograd else None
+    threads = n_threads() if winograd else None
     if threads is None or threads == 1:
         yield threads
         return
-    with _winograd.single_threaded_blas():
+    with single_threaded_blas():
         yield threads
 
 
@@ -590,7 +651,7 @@ def _forward(
     activations, argmaxes, patches = [X], [], []
     A = X
     conv_layers = range(min(stop, n_conv))
-    with _winograd_threads(coefs, geometry, shapes, conv_layers) as threads:
+    with _network_threads(coefs, geometry, shapes, conv_layers) as threads:
         for k in range(stop):
             if k < n_conv:
                 kh, kw, pad, pool = geometry[1][k]
@@ -633,7 +694,7 @@ def _forward(
                 argmaxes.append(am)
                 patches.append(P)
             else:
-                Z = _matmul(A, coefs[k])
+                Z = _rows_matmul(A, coefs[k], threads)
                 Z += intercepts[k]
                 if k == len(coefs) - 1:
                     logits = Z.copy()
@@ -763,12 +824,12 @@ def conv_net_backward(
     delta = output_grad
     B = activations[0].shape[0]
     layers = range(frozen, n_conv)
-    with _winograd_threads(coefs, geometry, shapes, layers) as threads:
+    with _network_threads(coefs, geometry, shapes, layers) as threads:
         for k in range(n - 1, frozen - 1, -1):
             if k >= n_conv:
-                coef_grads[k] = _matmul(activations[k].T, delta)
+                coef_grads[k] = _rows_gram(activations[k], delta, threads)
                 intercept_grads[k] = delta.sum(axis=0)
-                grad = _matmul(delta, coefs[k].T) if k > frozen else None
+                grad = _rows_matmul(delta, coefs[k].T, threads) if k > frozen else None
             else:
                 kh, kw, pad, pool = geometry[1][k]
                 in_shape, _, out_shape = shapes[k]
@@ -910,7 +971,7 @@ def conv_net_backward_hidden(
     B = activations[0].shape[0]
     delta = None
     layers = range(lowest, min(max(hidden_grads), n_conv))
-    with _winograd_threads(coefs, geometry, shapes, layers) as threads:
+    with _network_threads(coefs, geometry, shapes, layers) as threads:
         for k in range(max(hidden_grads) - 1, lowest - 1, -1):
             # Entering layer k (0-based) from its output: add that output's term.
             top = hidden_grads.get(k + 1)

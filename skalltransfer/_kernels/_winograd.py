@@ -44,16 +44,12 @@ notices; a window whose two largest entries are that close may pick the
 other maximum.
 """
 
-import contextlib
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor, wait
-
 import numpy as np
 from numba import njit
 
 from ._scratch import UINT as _U
 from ._scratch import scratch
+from ._threads import n_threads, run_parts, split
 
 # Images per chunk. On the default source's second layer (64 images of
 # 14 x 14 x 32 -> 64 maps, 2 MB L2 per core) chunks of 1 to 4 images ran
@@ -498,113 +494,10 @@ def kernel_grad(dU):
     return np.matmul(G.T, rows).reshape(25 * n_in, n_out).astype(dU.dtype)
 
 
-# -- threads ---------------------------------------------------------------------------
-_blas = None
-_pool = None
-_pool_workers = 0
-_pool_lock = threading.Lock()
-_holds = 0  # nested single_threaded_blas() blocks
-_limiter = None
-_hold_lock = threading.Lock()
-
-
-def _blas_libraries():
-    """A ``threadpoolctl`` controller of the loaded BLAS libraries: NumPy's,
-    and SciPy's, which Numba's ``np.dot`` calls (found once, at the first
-    call, when scikit-learn has loaded both: a look-up costs milliseconds,
-    reading or setting a limit microseconds)."""
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
-
-
-def n_threads():
-    """Threads the kernels may use: the smallest thread limit of the loaded
-    BLAS libraries, so that ``limit_threads``, ``threadpoolctl``, joblib's
-    workers and ``OMP_NUM_THREADS`` bound them as they bound the products."""
-    limits = [lib.num_threads for lib in _blas_libraries().lib_controllers]
-    return max(1, min(limits, default=1))
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """A context holding every BLAS library at one thread.
-
-    A network that runs Winograd layers on its own threads holds BLAS at one
-    thread meanwhile, as scikit-learn's KMeans does around its OpenMP loop:
-    OpenBLAS's idle workers spin for a while after each multi-threaded
-    product, and on 2 cores they took the core the second Winograd thread
-    needed. The limit is process-wide. Holds from several threads nest: the
-    first sets it, the last restores the limits the first found.
-    """
-    global _holds, _limiter
-    with _hold_lock:
-        if _holds == 0:
-            _limiter = _blas_libraries().limit(limits=1)
-        _holds += 1
-    try:
-        yield
-    finally:
-        with _hold_lock:
-            _holds -= 1
-            if _holds == 0:
-                _limiter.restore_original_limits()
-                _limiter = None
-
-
-def _after_fork_in_child():
-    """A forked child has none of the parent's threads: start a new pool,
-    new locks, and give back a hold another parent thread had taken."""
-    global _pool, _pool_workers, _pool_lock, _hold_lock, _holds, _limiter
-    _pool, _pool_workers = None, 0
-    _pool_lock, _hold_lock = threading.Lock(), threading.Lock()
-    if _limiter is not None:
-        _limiter.restore_original_limits()
-    _holds, _limiter = 0, None
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _executor(workers):
-    """The module's thread pool, with at least ``workers`` threads."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is None or _pool_workers < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="skalltransfer")
-            _pool_workers = workers
-        return _pool
-
-
 def _split(n_images, n_parts):
     """Contiguous image ranges of at most ``n_parts`` parts, cut at chunk
-    boundaries (none for no image)."""
-    n_chunks = -(-n_images // CHUNK)
-    n_parts = max(1, min(n_parts, n_chunks))
-    per = -(-n_chunks // n_parts)
-    cuts = [min(n_images, i * per * CHUNK) for i in range(n_parts + 1)]
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-
-
-def _run_parts(parts, work):
-    """``work(start, stop, index)`` for every part: the first in this thread,
-    the others in the pool; returns the results in order. Every part has
-    ended when it returns or raises (no thread still writes the outputs)."""
-    if len(parts) <= 1:
-        return [work(*part, 0) for part in parts]
-    pool = _executor(len(parts) - 1)
-    futures = [pool.submit(work, a, b, i) for i, (a, b) in enumerate(parts[1:], 1)]
-    try:
-        first = work(*parts[0], 0)
-    finally:
-        wait(futures)
-    return [first, *(f.result() for f in futures)]
+    boundaries."""
+    return split(n_images, n_parts, CHUNK)
 
 
 def _buffers(workspace, index, shapes, dtype):
@@ -632,7 +525,7 @@ def conv_pool_forward(x, W, b, out, argmax, workspace=None, threads=None):
         xp, V, M, tmp = _buffers(workspace, index, scratch, x.dtype)
         _forward_chunks(x, U, b, out, argmax, start, stop, xp, V, M, tmp)
 
-    _run_parts(_split(B, threads or n_threads()), work)
+    run_parts(_split(B, threads or n_threads()), work)
     return out
 
 
@@ -667,7 +560,7 @@ def conv_pool_backward(x, W, dout, argmax, need_dx=True, workspace=None, threads
         )  # fmt: skip
         return dU
 
-    parts = _run_parts(_split(B, threads or n_threads()), work)
+    parts = run_parts(_split(B, threads or n_threads()), work)
     if not parts:  # no image
         return np.zeros_like(W), db, (dx if need_dx else None)
     dU = parts[0]

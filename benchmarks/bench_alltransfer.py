@@ -86,7 +86,11 @@ def transfer_methods(source, max_iter):
     methods["random selection"] = make(selection="random")
     methods["mean relation"] = make(relation="mean")
     methods["mean-modified relation"] = make(relation="mean-modified")
-    methods["target shifts ±1 (shift_augmentation=1)"] = make(shift_augmentation=1)
+    # The default ("auto") shifts a conv source's target images by ±1 pixel.
+    if isinstance(source, ConvAutoencoderClassifier):
+        methods["no target shifts (shift_augmentation=0)"] = make(shift_augmentation=0)
+    else:
+        methods["target shifts ±1 (shift_augmentation=1)"] = make(shift_augmentation=1)
     methods["paper recipe (peak, output_scale=1)"] = make(
         selection="peak", output_scale=1.0
     )

@@ -194,7 +194,7 @@ class AllTransferClassifier(BaseTransferClassifier):
         mmd_lambda=0.0,
         mmd_layers=None,
         mmd_estimator="linear",
-        shift_augmentation=0,
+        shift_augmentation="auto",
         batch_size=32,
         max_iter=100,
         tol=1e-4,

@@ -124,17 +124,19 @@ _COMMON_PARAMETERS = """
     mmd_estimator : {"linear", "quadratic"}, default="linear"
         Linear-time unbiased MMD² estimator over quad-tuples, or the
         quadratic U-statistic.
-    shift_augmentation : int, default=0
+    shift_augmentation : int or "auto", default="auto"
         Augment the target images while fine-tuning: each time a training
         image enters a minibatch it is shifted by random integers in
         ``[-shift_augmentation, shift_augmentation]`` pixels along each axis
         (zeros enter at the border). Needs rows that are images: those of a
-        convolutional source, or a square number of pixels. 0 is off. On the
-        development tasks with the convolutional source, 1 gained 0.4 and
-        0.2 points at 50 and 100 images per class, lost 0.1 at 10, and made
-        fine-tuning 1.2 to 1.5 times slower; on six held-out tasks it
-        gained 0.3 and 0.4 at 50 and 100 and tied at 10 (user guide, "A
-        convolutional source").
+        convolutional source, or a square number of pixels. 0 is off.
+        ``"auto"`` is the source family's choice: 1 for a convolutional
+        source, 0 for the fully-connected ones (not measured with them).
+        With the convolutional source, 1 gained 0.6, 0.4 and 0.3 points at
+        10, 50 and 100 images per class on the development tasks and 0.3,
+        0.3 and 0.4 on six held-out tasks (ten draws each), and makes
+        fine-tuning 1.3 to 1.7 times slower (user guide, "A convolutional
+        source").
     batch_size : int, default=32
         Minibatch size (capped at the number of samples).
     max_iter : int, default=100
@@ -210,7 +212,10 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         "mmd_layers": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "mmd_estimator": [StrOptions({"linear", "quadratic"})],
         "class_weight": [StrOptions({"balanced"}), dict, None],
-        "shift_augmentation": [Interval(Integral, 0, None, closed="left")],
+        "shift_augmentation": [
+            Interval(Integral, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     # -- fitted network ---------------------------------------------------------
@@ -300,7 +305,10 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         return compute_sample_weight(self.class_weight, labels).astype(dtype)
 
     def _training_rows(self, network, X, rng):
-        return shifted_training_rows(X, network, self.shift_augmentation, rng)
+        max_shift = self.shift_augmentation
+        if max_shift == "auto":
+            max_shift = self._finetune_defaults(network).shift_augmentation
+        return shifted_training_rows(X, network, max_shift, rng)
 
     def _finetune_defaults(self, network):
         return network.family.finetune_defaults(self.source_.get_params(), network)

@@ -1068,7 +1068,7 @@ def _add_reproduce_command(subparsers):
             "Tables II-V (and a table for the convolutional source, the paper's "
             "future work), with the paper's numbers alongside, to OUT/report.md "
             "(plus results.json and PNG figures). The quick profile takes about "
-            "10 minutes on 2 cores with an empty cache."
+            "8 minutes on 2 cores with an empty cache."
         ),
     )
     parser.add_argument("--profile", choices=("quick", "full"), default="quick")

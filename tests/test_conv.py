@@ -320,18 +320,38 @@ def test_transfer_shift_augmentation_trains_on_shifted_target_images(
             moves.add(move)
     assert len(moves) > 4  # drawn per image and batch, not fixed
 
-    # Reproducible for a seed, and not the fit without shifts.
+    # Reproducible for a seed, the default for a conv source ("auto" is 1),
+    # and not the fit without shifts.
     again = AllTransferClassifier(conv_source, shift_augmentation=1, **kw).fit(Xt, yt)
     assert_array_equal(again.predict_proba(Xt), shifted.predict_proba(Xt))
-    plain = AllTransferClassifier(conv_source, **kw).fit(Xt, yt)
-    assert not np.array_equal(plain.predict_proba(Xt), shifted.predict_proba(Xt))
-    # TruncatedTransferClassifier shares the parameter.
+    auto = AllTransferClassifier(conv_source, **kw).fit(Xt, yt)
+    assert_array_equal(auto.predict_proba(Xt), shifted.predict_proba(Xt))
     n_reads = len(reads)
-    truncated = TruncatedTransferClassifier(conv_source, 1, shift_augmentation=1, **kw)
-    truncated.fit(Xt, yt)
+    plain = AllTransferClassifier(conv_source, shift_augmentation=0, **kw).fit(Xt, yt)
+    assert len(reads) == n_reads
+    assert not np.array_equal(plain.predict_proba(Xt), shifted.predict_proba(Xt))
+    # TruncatedTransferClassifier shares the parameter and its default.
+    truncated = TruncatedTransferClassifier(conv_source, 1, **kw).fit(Xt, yt)
     assert len(reads) > n_reads
-    unshifted = TruncatedTransferClassifier(conv_source, 1, **kw).fit(Xt, yt)
+    unshifted = TruncatedTransferClassifier(conv_source, 1, shift_augmentation=0, **kw)
+    unshifted.fit(Xt, yt)
     assert not np.array_equal(unshifted.predict_proba(Xt), truncated.predict_proba(Xt))
+
+
+def test_shift_augmentation_auto_is_off_for_fully_connected_sources(
+    digits, monkeypatch
+):
+    from skalltransfer import StackedAutoencoderClassifier, _training
+
+    X, y = digits
+    fast = dict(pretrain_max_iter=1, max_iter=1, random_state=0)
+    square = StackedAutoencoderClassifier((8,), **fast).fit(X[:200], y[:200])
+    monkeypatch.setattr(_training, "ShiftedRows", None)  # any use would fail
+    kw = dict(max_iter=3, random_state=0)
+    auto = AllTransferClassifier(square, **kw).fit(X[200:260], y[200:260] % 2)
+    off = AllTransferClassifier(square, shift_augmentation=0, **kw)
+    off.fit(X[200:260], y[200:260] % 2)
+    assert_array_equal(auto.predict_proba(X[:50]), off.predict_proba(X[:50]))
 
 
 def test_shift_augmentation_needs_image_rows(digits):

@@ -24,6 +24,8 @@ class BackpropFamily(Family):
     #: Fine-tuning optimizer and step used when a transfer leaves them unset.
     finetune_solver = "adam"
     finetune_learning_rate = 1e-3
+    #: Largest random shift of the target images while fine-tuning.
+    finetune_shift_augmentation = 0
 
     def activations(self, cache):
         """``[X, A_1, ..., output, logits]`` of a full forward pass's cache."""
@@ -79,4 +81,5 @@ class BackpropFamily(Family):
             solver=self.finetune_solver,
             learning_rate_init=self.finetune_learning_rate,
             momentum=source_params.get("momentum", 0.9),
+            shift_augmentation=self.finetune_shift_augmentation,
         )

@@ -40,7 +40,7 @@ def get_family(family):
 class FinetuneDefaults:
     """Fine-tuning settings a family derives from a source, used where a
     transfer estimator's ``solver``, ``learning_rate_init`` or ``momentum``
-    are None.
+    are None and its ``shift_augmentation`` is "auto".
 
     Attributes
     ----------
@@ -49,12 +49,15 @@ class FinetuneDefaults:
     momentum : float
     max_col_norm : None, float or list
         Column-norm limits for :func:`~skalltransfer._training.column_norm_constraint`.
+    shift_augmentation : int
+        Largest random shift (pixels) of the target images while fine-tuning.
     """
 
     solver: str
     learning_rate_init: float
     momentum: float
     max_col_norm: object = None
+    shift_augmentation: int = 0
 
 
 class Family:

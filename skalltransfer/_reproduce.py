@@ -73,8 +73,8 @@ class Profile:
 
 
 PROFILES = {
-    # Half-width networks and an update budget: about 10 minutes on 2 cores
-    # with an empty cache (7.4 min measured).
+    # Half-width networks and an update budget: about 8 minutes on 2 cores
+    # with an empty cache (7.7 min measured).
     # The convolutional source keeps its defaults in both profiles: the row
     # then measures the source `skalltransfer fit` uses.
     "quick": Profile(

@@ -519,10 +519,10 @@ def conv_pool_forward(x, W, b, out, argmax, workspace=None, threads=None):
     U = kernel_tiles(W, C)
     T = CHUNK * (H // 2) * (Wd // 2)
     side = (CHUNK, H + 4, Wd + 4, C)
-    scratch = (side, (N_TILE * T * C,), (N_TILE * T * W.shape[1],), (N_TILE * C,))
+    shapes = (side, (N_TILE * T * C,), (N_TILE * T * W.shape[1],), (N_TILE * C,))
 
     def work(start, stop, index):
-        xp, V, M, tmp = _buffers(workspace, index, scratch, x.dtype)
+        xp, V, M, tmp = _buffers(workspace, index, shapes, x.dtype)
         _forward_chunks(x, U, b, out, argmax, start, stop, xp, V, M, tmp)
 
     run_parts(_split(B, threads or n_threads()), work)
@@ -542,7 +542,7 @@ def conv_pool_backward(x, W, dout, argmax, need_dx=True, workspace=None, threads
     dx = np.empty_like(x) if need_dx else np.empty((0, H, Wd, C), dtype=x.dtype)
     T = CHUNK * (H // 2) * (Wd // 2)
     side = (CHUNK, H + 4, Wd + 4, C)
-    scratch = (
+    shapes = (
         side,
         (N_TILE * T * C,),
         (N_TILE * T * K,),
@@ -553,7 +553,7 @@ def conv_pool_backward(x, W, dout, argmax, need_dx=True, workspace=None, threads
     )
 
     def work(start, stop, index):
-        xp, V, Y, dU, dU_chunk, tmp, tmp2 = _buffers(workspace, index, scratch, x.dtype)
+        xp, V, Y, dU, dU_chunk, tmp, tmp2 = _buffers(workspace, index, shapes, x.dtype)
         _backward_chunks(
             x, Ut, dout, argmax, dx, start, stop, need_dx,
             xp, V, Y, dU, dU_chunk, tmp, tmp2,

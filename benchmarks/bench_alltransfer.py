@@ -15,7 +15,9 @@ on the development tasks.
 ``--source-data fashion-other`` replaces the digits, per task, by Fashion-MNIST
 training images of the classes outside the task (``--source-size`` of them):
 a source of the target's own modality that has never seen its classes, to
-measure how much a closer source is worth.
+measure how much a closer source is worth. ``--source-data fashion`` is the
+closest source there is: ``--source-size`` Fashion-MNIST training images of
+every class, none of which a draw of this benchmark can pick.
 
 ``--quick`` is a smoke run that also serves as a regression check of the
 whole path (source fits included): small sources fitted afresh (never read
@@ -159,6 +161,25 @@ def other_fashion_classes(X_train, y_train, task, size):
     return SourceData(X_train[rows], y_train[rows])
 
 
+def fashion_all_classes(X_train, y_train, size, draws=10, n_values=(10, 50, 100)):
+    """Source data from Fashion-MNIST itself, every class included: ``size``
+    training images outside every target set of this benchmark (draws
+    ``0 .. draws - 1`` at each of ``n_values``, development and held-out
+    tasks), so no target image is ever a source image. The rows do not
+    depend on a run's own ``--n`` or ``--draws``: one source, cached once."""
+    index = np.arange(len(y_train))
+    used = set()
+    for task in task_set("development") + task_set("held-out"):
+        for n in n_values:
+            for draw in range(draws):
+                rows, _ = make_target_task(index, y_train, task, n, random_state=draw)
+                used.update(rows.tolist())
+    rows = np.setdiff1d(index, np.fromiter(used, dtype=index.dtype))
+    if size:
+        rows = np.random.default_rng(0).choice(rows, size, replace=False)
+    return SourceData(X_train[rows], y_train[rows])
+
+
 def main(
     n_values, draws, task_ids, source_names, mpdbm_updates, target, out,
     source_data="mnist", source_size=5000, quick=False, only=None,
@@ -171,6 +192,14 @@ def main(
     if source_data == "mnist":
         shared = fit_sources(
             source_names, SourceData(*load_mnist()), memory, quick=quick
+        )
+        task_sources = dict.fromkeys(tasks, shared)
+    elif source_data == "fashion":
+        shared = fit_sources(
+            source_names,
+            fashion_all_classes(X_train, y_train, source_size),
+            memory,
+            quick=quick,
         )
         task_sources = dict.fromkeys(tasks, shared)
     else:
@@ -268,13 +297,16 @@ if __name__ == "__main__":
     )  # fmt: skip
     parser.add_argument("--target", choices=("full", "subset"), default="full")
     parser.add_argument(
-        "--source-data", choices=("mnist", "fashion-other"), default="mnist",
-        help="the bundled MNIST digits, or per task the Fashion-MNIST training "
-        "images of the classes outside the task (a closer source)",
+        "--source-data", choices=("mnist", "fashion-other", "fashion"),
+        default="mnist",
+        help="the bundled MNIST digits; per task the Fashion-MNIST training "
+        "images of the classes outside the task (a closer source); or "
+        "Fashion-MNIST training images of every class that no target draw "
+        "uses (the closest source)",
     )  # fmt: skip
     parser.add_argument(
         "--source-size", type=int, default=5000,
-        help="images in a fashion-other source (0: all of them)",
+        help="images in a fashion-other or fashion source (0: all of them)",
     )  # fmt: skip
     parser.add_argument("--out", default="bench_alltransfer.json")
     args = parser.parse_args()

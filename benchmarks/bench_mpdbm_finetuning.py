@@ -20,10 +20,18 @@ plain strings) of ``AllTransferClassifier`` parameters; ``source.<name>``
 sets a parameter of a copy of the source that keeps the default source's
 weights (so the fine-tuned network inherits it through its config: mean-field
 iterations, multi-inference, label weight, mask probabilities), as if those
-weights had been fitted with it; ``default`` is the defaults. Example::
+weights had been fitted with it; ``seed_offset=K`` fits with
+``random_state = draw + K`` instead of ``draw`` (same images: the spread of
+a fit over its own seed); ``default`` is the defaults. ``--paired-against
+VARIANT`` prints each variant's paired differences with ``VARIANT`` on the
+same (task, draw). Example::
 
     python benchmarks/bench_mpdbm_finetuning.py --n 10 100 \\
         --variants default finetune_objective=multi_prediction
+
+    python benchmarks/bench_mpdbm_finetuning.py --variants \\
+        n_transferred_layers=0 n_transferred_layers=0,seed_offset=1000 default \\
+        --paired-against n_transferred_layers=0
 
 Run: ``python benchmarks/bench_mpdbm_finetuning.py [--curves] [--quick]``
 """
@@ -207,7 +215,10 @@ def timing(repeat=3, n=100, task_id=0):
         )
 
 
-def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, quick):
+def main(
+    n_values, draws, task_ids, variants, out, curves, every, eval_size, quick,
+    paired_against=None,
+):  # fmt: skip
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target("subset" if quick else "full")
     source = fit_sources([SOURCE], SourceData(*load_mnist()), memory, quick=quick)[
@@ -217,6 +228,7 @@ def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, qui
     results = []
     for spec in variants:
         params, source_params = parse_variant(spec)
+        seed_offset = params.pop("seed_offset", 0)
         constants = source_params.pop("family", {})
         saved = {name: getattr(_mpdbm_family, name) for name in constants}
         for name, value in constants.items():
@@ -238,7 +250,7 @@ def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, qui
                         X_train, y_train, task, n, random_state=draw
                     )
                     clf, record = fit_one(
-                        src, X, y, X_curve, y_curve, params, draw,
+                        src, X, y, X_curve, y_curve, params, draw + seed_offset,
                         epochs_for(len(X), 1000), curves, every,
                     )  # fmt: skip
                     accuracy = float(np.mean(clf.predict(X_all) == y_all))
@@ -259,6 +271,29 @@ def main(n_values, draws, task_ids, variants, out, curves, every, eval_size, qui
         for name, value in saved.items():
             setattr(_mpdbm_family, name, value)
     print(f"raw results written to {out}")
+    if paired_against is not None:
+        print_paired(results, paired_against)
+
+
+def print_paired(results, reference):
+    """Each variant minus ``reference`` on the same (task, draw), per n: the
+    mean difference, how many (task, draw) are under it, and the worst."""
+    table = {}
+    for r in results:
+        cells = table.setdefault((r["variant"], r["n"]), {})
+        cells[tuple(r["task"]), r["draw"]] = r["accuracy"]
+    print(f"\n### Paired against {reference} (points)\n")
+    print("| variant | n | mean difference | (task, draw) under | worst |")
+    print("|---|---|---|---|---|")
+    for (spec, n), cells in table.items():
+        ref = table.get((reference, n))
+        if spec == reference or ref is None:
+            continue
+        diff = 100 * np.array([cells[k] - ref[k] for k in cells])
+        print(
+            f"| {spec} | {n} | {diff.mean():+.2f} | {int((diff < 0).sum())} of "
+            f"{len(diff)} | {diff.min():+.2f} |"
+        )
 
 
 def summarise(results, spec, n):
@@ -289,6 +324,10 @@ if __name__ == "__main__":
     parser.add_argument("--eval-size", type=int, default=500)
     parser.add_argument("--out", default="bench_mpdbm_finetuning.json")
     parser.add_argument(
+        "--paired-against", default=None, metavar="VARIANT",
+        help="also print every variant's paired differences with VARIANT",
+    )  # fmt: skip
+    parser.add_argument(
         "--loss-shares", action="store_true",
         help="only print the label term's share of the multi-prediction loss "
         "and gradients at the start of fine-tuning (draw 0)",
@@ -308,5 +347,5 @@ if __name__ == "__main__":
         args.n, args.draws, args.tasks = [10], 1, [0, 1]
     main(
         args.n, args.draws, args.tasks, args.variants, args.out, args.curves,
-        args.every, args.eval_size, args.quick,
+        args.every, args.eval_size, args.quick, args.paired_against,
     )  # fmt: skip

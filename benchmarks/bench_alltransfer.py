@@ -189,18 +189,13 @@ def main(
     X_train, y_train, X_test, y_test = load_target(target)
     tasks = [task_set(tasks_from)[i] for i in task_ids]
     # Sources are fitted (or read from the cache) once per task, not per n.
-    if source_data == "mnist":
-        shared = fit_sources(
-            source_names, SourceData(*load_mnist()), memory, quick=quick
+    if source_data in ("mnist", "fashion"):
+        data = (
+            SourceData(*load_mnist())
+            if source_data == "mnist"
+            else fashion_all_classes(X_train, y_train, source_size)
         )
-        task_sources = dict.fromkeys(tasks, shared)
-    elif source_data == "fashion":
-        shared = fit_sources(
-            source_names,
-            fashion_all_classes(X_train, y_train, source_size),
-            memory,
-            quick=quick,
-        )
+        shared = fit_sources(source_names, data, memory, quick=quick)
         task_sources = dict.fromkeys(tasks, shared)
     else:
         task_sources = {

@@ -175,6 +175,12 @@ def fashion_all_classes(X_train, y_train, size, draws=10, n_values=(10, 50, 100)
                 rows, _ = make_target_task(index, y_train, task, n, random_state=draw)
                 used.update(rows.tolist())
     rows = np.setdiff1d(index, np.fromiter(used, dtype=index.dtype))
+    if size > len(rows):
+        raise ValueError(
+            f"Only {len(rows)} Fashion-MNIST training images are outside the "
+            f"benchmark's target draws, fewer than --source-size {size}: pass "
+            "a smaller --source-size (0 takes all of them)."
+        )
     if size:
         rows = np.random.default_rng(0).choice(rows, size, replace=False)
     return SourceData(X_train[rows], y_train[rows])

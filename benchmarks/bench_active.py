@@ -43,12 +43,7 @@ from skalltransfer import (
     StackedAutoencoderClassifier,
     get_cache_dir,
 )
-from skalltransfer._reproduce import (
-    DEVELOPMENT_TASKS,
-    FASHION_NAMES,
-    load_target,
-)
-from skalltransfer._source import fit_source_cached
+from skalltransfer._source_cache._cached_fit import fit_source_cached
 from skalltransfer.active import (
     ActiveTransferLearner,
     AIFTSampling,
@@ -57,6 +52,11 @@ from skalltransfer.active import (
     RandomSampling,
 )
 from skalltransfer.datasets import load_mnist, make_target_task
+from skalltransfer.datasets._mnist import FASHION_MNIST_CLASSES
+from skalltransfer.datasets._tasks import (
+    DEVELOPMENT_TASKS,
+    load_target,
+)
 
 MISSING = -1
 
@@ -334,7 +334,7 @@ def main(task_ids, settings, target, n_jobs, plot, out):
     Xs, ys = load_mnist()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        source = fit_source_cached(
+        source, _ = fit_source_cached(
             StackedAutoencoderClassifier(random_state=0),
             SourceData(Xs, ys),
             get_cache_dir(),
@@ -342,7 +342,7 @@ def main(task_ids, settings, target, n_jobs, plot, out):
     print(f"source: {time.perf_counter() - start:.0f} s", flush=True)
     X_train, y_train, X_test, y_test = load_target(target)
     tasks = [DEVELOPMENT_TASKS[i] for i in task_ids]
-    names = {t: " vs ".join(FASHION_NAMES[c] for c in t) for t in tasks}
+    names = {t: " vs ".join(FASHION_MNIST_CLASSES[c] for c in t) for t in tasks}
     jobs = []
     for task in tasks:
         mask = np.isin(y_test, task)

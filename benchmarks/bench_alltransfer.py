@@ -50,9 +50,9 @@ from skalltransfer import (
     StackedAutoencoderClassifier,
     get_cache_dir,
 )
-from skalltransfer._reproduce import load_target
-from skalltransfer._source import fit_source_cached
+from skalltransfer._source_cache._cached_fit import fit_source_cached
 from skalltransfer.datasets import load_mnist, make_target_task
+from skalltransfer.datasets._tasks import load_target
 
 
 def rbf_svc(n_per_class):
@@ -146,7 +146,7 @@ def fit_sources(source_names, data, memory, quick=False):
             if quick:
                 sources[name] = clone(specs[name]).fit(data.X, data.y)
             else:
-                sources[name] = fit_source_cached(specs[name], data, memory)
+                sources[name], _ = fit_source_cached(specs[name], data, memory)
         print(f"source {name}: {time.perf_counter() - start:.0f} s", flush=True)
     return sources
 

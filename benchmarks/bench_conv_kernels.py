@@ -44,14 +44,27 @@ import numpy as np
 from common import environment, markdown_table, mnist, parser, time_call
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from skalltransfer._kernels import _conv, _threads, _winograd
-from skalltransfer._kernels._conv import (
+from skalltransfer._kernels import _threads
+from skalltransfer._kernels._feedforward import output_loss_grad
+from skalltransfer._kernels.conv import (
+    _dae,
+    _gemm,
+    _im2col,
+    _layer,
+    _network,
+    _pool,
+    _winograd,
+)
+from skalltransfer._kernels.conv._network import (
     ConvGeometry,
     conv_layer_shapes,
     conv_net_backward,
     conv_net_forward,
 )
-from skalltransfer._kernels._feedforward import output_loss_grad
+
+# The conv kernels' modules: a kernel is timed by rebinding its name in every
+# module that calls it.
+CONV_MODULES = (_gemm, _im2col, _pool, _layer, _network, _dae)
 
 BATCH = 64
 LEARNING_RATE = 0.01
@@ -81,7 +94,7 @@ def _init_params(rng):
     return coefs, intercepts
 
 
-def ours(n_batches=4, max_bytes=_conv.MAX_BYTES, keep_bytes=_conv.KEEP_BYTES):
+def ours(n_batches=4, max_bytes=_gemm.MAX_BYTES, keep_bytes=_gemm.KEEP_BYTES):
     """A closure running one training step of our kernels on the next batch."""
     X, _, Y = _data(n_batches)
     coefs, intercepts = _init_params(np.random.RandomState(0))
@@ -180,7 +193,7 @@ def record_gemms(step):
     products per chunk (made inside its Numba loop) are recorded as one
     stacked product of 36 matrices, as NumPy's ``matmul`` replays them."""
     gemms = Counter()
-    original = _conv._matmul
+    original = np.matmul
     wino_forward = _winograd.conv_pool_forward
     wino_backward = _winograd.conv_pool_backward
 
@@ -204,13 +217,13 @@ def record_gemms(step):
                 gemms[(36, T, K), "C", (36, K, C), "C", x.dtype.str] += 1
         return wino_backward(x, W, dout, argmax, need_dx, workspace, threads)
 
-    _conv._matmul = recording
+    np.matmul = recording
     _winograd.conv_pool_forward = forward
     _winograd.conv_pool_backward = backward
     try:
         step()
     finally:
-        _conv._matmul = original
+        np.matmul = original
         _winograd.conv_pool_forward = wino_forward
         _winograd.conv_pool_backward = wino_backward
     return gemms
@@ -241,11 +254,15 @@ def gemm_floor(gemms):
 
 
 def breakdown(step, n_steps):
-    """Seconds per step spent in each kernel of ``_conv`` (and in its matrix
+    """Seconds per step spent in each conv kernel (and in the matrix
     products), from timing wrappers installed around them."""
-    names = ["_matmul", "im2col", "col2im", "_maxpool_bias", "maxpool_backward"]
+    names = ["im2col", "col2im", "maxpool_bias", "maxpool_backward"]
     spent = defaultdict(float)
-    originals = {name: getattr(_conv, name) for name in names}
+    originals = {
+        name: {m: getattr(m, name) for m in CONV_MODULES if hasattr(m, name)}
+        for name in names
+    }
+    matmul = np.matmul
     winograd = ["conv_pool_forward", "conv_pool_backward"]
     wino_originals = {name: getattr(_winograd, name) for name in winograd}
 
@@ -258,8 +275,11 @@ def breakdown(step, n_steps):
 
         return wrapper
 
-    for name, func in originals.items():
-        setattr(_conv, name, timed(name, func))
+    for name, bindings in originals.items():
+        wrapped = timed(name, next(iter(bindings.values())))
+        for module in bindings:
+            setattr(module, name, wrapped)
+    np.matmul = timed("matmul", matmul)
     for name, func in wino_originals.items():
         setattr(_winograd, name, timed(name, func))
     try:
@@ -270,8 +290,10 @@ def breakdown(step, n_steps):
             step()
         total = time.perf_counter() - start
     finally:
-        for name, func in originals.items():
-            setattr(_conv, name, func)
+        for name, bindings in originals.items():
+            for module, func in bindings.items():
+                setattr(module, name, func)
+        np.matmul = matmul
         for name, func in wino_originals.items():
             setattr(_winograd, name, func)
     return total / n_steps, {k: v / n_steps for k, v in spent.items()}
@@ -386,7 +408,7 @@ def main(quick=False, rounds=5, thread_counts=(1, 2)):
         ["im2col chunk (MB)", *(f"{n} thread(s): best ms" for n in thread_counts)],
         [
             [
-                f"{mb:g}" + (" (default)" if mb * 2**20 == _conv.MAX_BYTES else ""),
+                f"{mb:g}" + (" (default)" if mb * 2**20 == _gemm.MAX_BYTES else ""),
                 *(f"{min(chunk_times[n, mb]) * 1e3:.1f}" for n in thread_counts),
             ]
             for mb in sizes_mb
@@ -404,10 +426,10 @@ def main(quick=False, rounds=5, thread_counts=(1, 2)):
         labels = {
             "conv_pool_forward": "Winograd conv + pool, forward (all of it)",
             "conv_pool_backward": "Winograd conv + pool, backward (all of it)",
-            "_matmul": "matrix products (im2col and dense layers)",
+            "matmul": "matrix products (im2col and dense layers)",
             "im2col": "im2col",
             "col2im": "col2im",
-            "_maxpool_bias": "max-pool (+ bias)",
+            "maxpool_bias": "max-pool (+ bias)",
             "maxpool_backward": "max-pool backward",
         }
         rows = [

@@ -47,10 +47,10 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skalltransfer import AllTransferClassifier, SourceData, get_cache_dir
-from skalltransfer._families import _mpdbm as _mpdbm_family
-from skalltransfer._reproduce import DEVELOPMENT_TASKS, load_target
-from skalltransfer._training import training_progress
+from skalltransfer._core._families import _mpdbm as _mpdbm_family
+from skalltransfer._core._training import training_progress
 from skalltransfer.datasets import load_mnist, make_target_task
+from skalltransfer.datasets._tasks import DEVELOPMENT_TASKS, load_target
 
 SOURCE = "mpdbm-mp"
 

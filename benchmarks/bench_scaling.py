@@ -55,15 +55,14 @@ def models():
 def main(quick=False):
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
-
-    from skalltransfer._parallel import limit_threads
+    from threadpoolctl import threadpool_limits
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(f"Environment: {environment()}; {N_THREADS} threads.")
     sizes = [1_000, 4_000] if quick else [1_000, 4_000, 16_000, 64_000]
     X_all, y_all = mnist(sizes[-1])
     rows = []
-    with limit_threads(N_THREADS):
+    with threadpool_limits(limits=N_THREADS):
         for name, model in models().items():
             clone(model).fit(X_all[:200], y_all[:200])  # warm-up
             times = []

@@ -56,9 +56,9 @@ from skalltransfer import (
     TruncatedTransferClassifier,
     get_cache_dir,
 )
-from skalltransfer._reproduce import DEVELOPMENT_TASKS, load_target
-from skalltransfer._source import fit_source_cached
+from skalltransfer._source_cache._cached_fit import fit_source_cached
 from skalltransfer.datasets import load_mnist, make_target_task
+from skalltransfer.datasets._tasks import DEVELOPMENT_TASKS, load_target
 
 DIGIT_TASKS = ((3, 8), (1, 7))
 PEER = "peer: LinearSVC (raw pixels)"
@@ -158,7 +158,7 @@ def fashion_part(n_values, draws, task_ids, max_iter, target, memory):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        source = fit_source_cached(
+        source, _ = fit_source_cached(
             StackedAutoencoderClassifier(random_state=0), SourceData(Xs, ys), memory
         )
     print(f"source (5,000 MNIST images): {time.perf_counter() - start:.0f} s")
@@ -204,7 +204,7 @@ def digit_part(n_values, draws, max_iter, memory):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        source = fit_source_cached(
+        source, _ = fit_source_cached(
             StackedAutoencoderClassifier(random_state=0),
             SourceData(X_src, y_src),
             memory,

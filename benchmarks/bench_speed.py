@@ -78,9 +78,9 @@ def _quiet():
 
 
 def _limit():
-    from skalltransfer._parallel import limit_threads
+    from threadpoolctl import threadpool_limits
 
-    return limit_threads(N_THREADS)
+    return threadpool_limits(limits=N_THREADS)
 
 
 def _n_batches(n_samples, batch_size):

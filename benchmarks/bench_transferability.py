@@ -44,10 +44,10 @@ from skalltransfer import (
     get_cache_dir,
     transferability,
 )
-from skalltransfer._reproduce import load_target
-from skalltransfer._source import fit_source_cached
-from skalltransfer._transferability import METHODS
+from skalltransfer._source_cache._cached_fit import fit_source_cached
 from skalltransfer.datasets import load_mnist, make_target_task
+from skalltransfer.datasets._tasks import load_target
+from skalltransfer.metrics._transferability import METHODS
 
 SOURCES = {
     "sae (500, 500)": StackedAutoencoderClassifier(random_state=0),
@@ -75,7 +75,7 @@ def fit_sources(specs):
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fitted[name] = fit_source_cached(spec, data, memory)
+            fitted[name], _ = fit_source_cached(spec, data, memory)
         print(f"source {name}: {time.perf_counter() - start:.0f} s", flush=True)
     return fitted
 

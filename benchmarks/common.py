@@ -23,18 +23,12 @@ MB = 1024.0**2
 
 
 # -- command line -------------------------------------------------------------
-# Fashion-MNIST pairs outside the development tasks (skalltransfer._reproduce.
-# DEVELOPMENT_TASKS), for checking on tasks that chose nothing: Pullover/Coat,
-# Sandal/Sneaker, T-shirt/Shirt, Pullover/Shirt, Dress/Coat, Sandal/Ankle boot.
-HELD_OUT_TASKS = ((2, 4), (5, 7), (0, 6), (2, 6), (3, 4), (5, 9))
-
-
 def task_set(name):
-    """The six development tasks or the six held-out ones."""
-    from skalltransfer._reproduce import DEVELOPMENT_TASKS
+    """The development tasks or the held-out ones (one home:
+    ``skalltransfer.datasets._tasks``)."""
+    from skalltransfer.datasets._tasks import TASK_SETS
 
-    assert not set(HELD_OUT_TASKS) & set(DEVELOPMENT_TASKS)
-    return {"development": DEVELOPMENT_TASKS, "held-out": HELD_OUT_TASKS}[name]
+    return TASK_SETS[name]
 
 
 def parser(doc, quick_help="a smoke run: small sizes, few repeats"):

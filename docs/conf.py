@@ -9,9 +9,12 @@ Environment variables read by the build:
 ``SKALLTRANSFER_DOCS_QUICK``
     Set to ``1`` for the reduced gallery used in CI: every example in
     ``examples/`` reads this variable itself and shrinks its source network,
-    epochs and data, so the whole gallery runs in a few minutes on two cores.
+    its source data, the epochs and the target data, so the whole gallery
+    runs in about a minute on two cores and the build in about two.
     The examples then show the workflow, not representative accuracies.
     Unset (or ``0``) for the full gallery of the published documentation.
+    Keep it quick: sphinx-gallery prints each example's running time, and
+    ``sg_execution_times.rst`` lists them after a build.
 
 ``SKALLTRANSFER_DOCS_INTERSPHINX``
     Set to ``1`` to link to the Python, NumPy, SciPy, scikit-learn, joblib
@@ -21,6 +24,10 @@ Environment variables read by the build:
     text.
 
 Pass ``-D plot_gallery=0`` to build the pages without running the examples.
+
+Formulas are rendered by MathJax from ``_static/mathjax/`` of the built
+pages, a copy the ``sphinx-mathjax-offline`` package (in the ``docs`` extra)
+puts there, so they render without a network connection.
 """
 
 import os
@@ -52,6 +59,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 from the package, copied into _static/mathjax/: no CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "skt_docs",  # sphinxext/skt_docs.py: api.rst completeness check

@@ -26,10 +26,10 @@ import zipfile
 
 from sklearn.base import BaseEstimator
 
-from ._families._base import _REGISTRY
-from ._source import SourceData
-from ._stack import LayerStack
-from ._transfer import Plan
+from skalltransfer._core._families._base import _REGISTRY
+from skalltransfer._core._stack import LayerStack
+from skalltransfer._source_cache._data import SourceData
+from skalltransfer.transfer._base import Plan
 
 __all__ = ["load_model", "save_model"]
 
@@ -206,6 +206,8 @@ def load_model(path, *, allow_pickle=False):
     Parameters
     ----------
     path : str or os.PathLike
+        The file to load: a ``.skops`` archive, or (with ``allow_pickle``)
+        a joblib pickle.
     allow_pickle : bool, default=False
         Load a pickle (``.joblib``) file too.
 

@@ -24,11 +24,11 @@ from skalltransfer import (
     SourceFeatures,
     StackedAutoencoderClassifier,
     TruncatedTransferClassifier,
-    clear_source_cache,
     prefit_sources,
 )
-from skalltransfer._families._mpdbm import visible_bias_from_marginals
+from skalltransfer._core._families._mpdbm import visible_bias_from_marginals
 from skalltransfer._kernels._mean_field import mean_field_labels
+from skalltransfer._source_cache._cached_fit import forget_in_process_sources
 
 
 class CountingSAE(StackedAutoencoderClassifier):
@@ -266,7 +266,7 @@ def test_mean_relation(source_and_target):
 
 
 def test_mpdbm_source_is_finetuned_through_its_own_family(digits, monkeypatch):
-    from skalltransfer._families import FEEDFORWARD, MPDBM
+    from skalltransfer._core._families import FEEDFORWARD, MPDBM
 
     X, y = digits
     # Multi-prediction fine-tuning needs a multi-prediction-only source.
@@ -430,7 +430,7 @@ def test_unfitted_source_is_fitted_once_per_architecture(source_and_target, tmp_
     _, Xs, ys, Xt, yt = source_and_target
     data = SourceData(Xs, ys)
     CountingSAE.n_fits = 0
-    clear_source_cache()
+    forget_in_process_sources()
     est = AllTransferClassifier(
         CountingSAE(**SAE_KW), source_data=data, source_memory=tmp_path, **FAST
     )
@@ -445,9 +445,25 @@ def test_unfitted_source_is_fitted_once_per_architecture(source_and_target, tmp_
     assert clone(est).source_data is data  # never copied
     assert data.X.shape == Xs.shape  # never sliced
     # A second search with a warm disk cache fits nothing.
-    clear_source_cache()
+    forget_in_process_sources()
     GridSearchCV(est, grid, cv=3, error_score="raise").fit(Xt, yt)
     assert CountingSAE.n_fits == 2
+
+
+def test_a_source_changed_only_in_how_it_is_read_is_still_used(digits):
+    X, y = digits
+    source = MPDBMClassifier(
+        (16,), n_mean_field_iter=2, max_iter=2, discriminative_max_iter=0
+    )
+    source.set_params(random_state=0).fit(X[y < 6], y[y < 6])
+    Xt, yt = X[y >= 6][:80], y[y >= 6][:80]
+    # multi_inference and verbose change how the fitted MP-DBM is read, not
+    # its weights: no refit needed, so no source data needed.
+    source.set_params(multi_inference=False, verbose=0)
+    assert AllTransferClassifier(source, **FAST).fit(Xt, yt).source_ is source
+    source.set_params(label_weight=1.0)  # a training parameter: stale now
+    with pytest.raises(ValueError, match="changed after it was fitted"):
+        AllTransferClassifier(source, **FAST).fit(Xt, yt)
 
 
 def test_changed_parameters_of_a_fitted_source_are_an_error(source_and_target):
@@ -584,7 +600,7 @@ def test_output_scale(source_and_target):
 
 
 def test_fit_output_scale():
-    from skalltransfer._relation import fit_output_scale
+    from skalltransfer.transfer._relation import fit_output_scale
 
     rng = np.random.RandomState(0)
     codes = rng.randint(2, size=200)

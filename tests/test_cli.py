@@ -22,12 +22,12 @@ from skalltransfer import (
     AllTransferClassifier,
     StackedAutoencoderClassifier,
     clear_cache,
-    clear_source_cache,
     get_cache_dir,
     load_model,
     save_model,
 )
-from skalltransfer.cli import build_parser, main
+from skalltransfer._source_cache._cached_fit import forget_in_process_sources
+from skalltransfer.cli._main import build_parser, main
 from skalltransfer.datasets import load_images
 
 PIL = pytest.importorskip("PIL")
@@ -94,7 +94,7 @@ def fitted(folder, tmp_path_factory):
     """One quick ``fit`` on the bundled MNIST subset, then a second one."""
     tmp = tmp_path_factory.mktemp("fit")
     cache = tmp / "cache"
-    clear_source_cache()
+    forget_in_process_sources()
     with pytest.MonkeyPatch.context() as mp:
         counter = _FitCounter(mp)
         common = ["fit", "--target-dir", folder, "--quick", "--source-model", "sae"]
@@ -102,7 +102,7 @@ def fitted(folder, tmp_path_factory):
         n_fits_first = counter.n
         n_files_first = sum(len(f) for _, _, f in os.walk(cache))
         # Forget the in-process copy: the second run must read the disk cache.
-        clear_source_cache()
+        forget_in_process_sources()
         second = _run(
             [*common, "--cache-dir", cache, "--cv", "0", "--out", tmp / "m2.joblib"]
         )
@@ -165,7 +165,7 @@ def test_fit_with_a_convolutional_source_the_default(folder, tmp_path):
          "--cache-dir", tmp_path / "cache", "--out", tmp_path / "conv.skops"]
     )  # fmt: skip
     assert status == 0, err
-    assert "ConvAutoencoderClassifier(64,) on conv maps (8, 16)" in out
+    assert "ConvAutoencoderClassifier conv 5x5x8 5x5x16, dense (64,)" in out
     model = load_model(tmp_path / "conv.skops")
     assert model.network_.family == "conv"
     X, _ = load_images(folder / "disc")
@@ -180,7 +180,7 @@ def test_rank_scores_cached_and_given_sources(folder, fitted, tmp_path):
          "--source", fitted["model"], "--cache-dir", cache, "--method", "logme"]
     )  # fmt: skip
     assert status == 0, err
-    assert "Source sae: StackedAutoencoderClassifier(100, 100): from the cache" in out
+    assert "Source sae: StackedAutoencoderClassifier (100, 100): from the cache" in out
     lines = [line for line in out.splitlines() if line.lstrip()[:2] in ("1.", "2.")]
     assert len(lines) == 2
     scores = [float(line.split()[-3]) for line in lines]
@@ -389,12 +389,13 @@ def test_only_files_named_as_pickles_are_unpickled(name, folder, tmp_path):
 def test_a_damaged_cache_entry_is_retrained_not_reported_as_reused(
     fitted, folder, tmp_path
 ):
-    # Issue 15, bug 7 at the command line: one line, and the truth.
+    # A damaged cache entry costs one warning line and is reported as
+    # retrained, never as reused.
     cache = tmp_path / "cache"
     shutil.copytree(fitted["cache"], cache)
     for path in cache.rglob("arrays.npz"):
         path.write_bytes(path.read_bytes()[:100])
-    clear_source_cache()
+    forget_in_process_sources()
     argv = ["fit", "--target-dir", folder, "--quick", "--source-model", "sae"]
     status, out, err = _run(
         [*argv, "--cache-dir", cache, "--cv", "0", "--out", tmp_path / "m.skops"]
@@ -405,7 +406,7 @@ def test_a_damaged_cache_entry_is_retrained_not_reported_as_reused(
     (line,) = err.strip().splitlines()
     assert line.startswith("warning: Discarded the cached source")
     # The entry was replaced: the next run reuses it.
-    clear_source_cache()
+    forget_in_process_sources()
     status, out, err = _run(
         [*argv, "--cache-dir", cache, "--cv", "0", "--out", tmp_path / "m.skops"]
     )
@@ -518,7 +519,7 @@ def test_progress_bar_on_a_terminal_only(digits_source, folder, tmp_path, monkey
     argv += ["--cv", "3", "--max-iter", "2"]
 
     def run(run, cache, *extra):
-        clear_source_cache()
+        forget_in_process_sources()
         return run([*argv, *extra, "--cache-dir", cache, "--out", tmp_path / "m.skops"])
 
     status, out, err = run(_run_on_terminal, tmp_path / "c1")
@@ -650,7 +651,8 @@ def test_clear_cache_removes_only_the_cached_models(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
     assert (tmp_path / "joblib").is_dir()
     assert clear_cache(tmp_path) == str(tmp_path)
-    assert not any((tmp_path / "joblib").rglob("*.pkl"))
+    # A joblib.Memory of the user's own in the same directory is not ours.
+    assert any((tmp_path / "joblib").rglob("*.pkl"))
     assert (tmp_path / "notes.txt").read_text() == "keep me"
     # Clearing a cache that does not exist does not create it.
     clear_cache(tmp_path / "never")

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _gradcheck import numeric_grad
+from _gradcheck import check_gradient, numeric_grad
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
@@ -20,9 +20,9 @@ from skalltransfer import (
     SourceFeatures,
     TruncatedTransferClassifier,
 )
-from skalltransfer._families import CONV
-from skalltransfer._kernels._masks import random_shifts
+from skalltransfer._core._families import CONV
 from skalltransfer._kernels._rng import new_state
+from skalltransfer._kernels._shifts import random_shifts
 
 
 @pytest.fixture(autouse=True)
@@ -99,8 +99,7 @@ def test_objective_gradient_with_a_hidden_penalty(loss):
     batch = np.arange(5)
     _, grads = loss_grad(batch, None)
     for p, g in zip(params, grads):
-        num = numeric_grad(lambda: loss_grad(batch, None)[0], p)
-        assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+        check_gradient(lambda: loss_grad(batch, None)[0], p, g, rtol=1e-5)
 
 
 def test_backward_hidden_from_a_partial_forward_pass_skips_frozen_layers():
@@ -232,17 +231,21 @@ def test_rectangular_multichannel_images(digits):
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
-    from skalltransfer import plot_filters
+    from skalltransfer import FilterDisplay
 
     W0 = clf.coefs_[0].copy()
-    disp = plot_filters(clf)
+    disp = FilterDisplay.from_estimator(clf)
     assert disp.filters.shape == (3, 3, 3)
     assert_allclose(disp.filters[2], W0[:, 2].reshape(3, 3, 2).mean(axis=2))
     assert_array_equal(clf.coefs_[0], W0)
     plt.close(disp.figure_)
     with pytest.raises(ValueError, match="height, width, channels"):
-        plot_filters(W0)  # bare weights: 18 inputs, channels unknown
-    assert plot_filters(W0, image_shape=(3, 3, 2)).filters.shape == (3, 3, 3)
+        FilterDisplay.from_estimator(W0)  # bare weights: 18 inputs, channels unknown
+    assert FilterDisplay.from_estimator(W0, image_shape=(3, 3, 2)).filters.shape == (
+        3,
+        3,
+        3,
+    )
     plt.close("all")
 
 
@@ -292,7 +295,7 @@ def _one_shift_of(image, result, max_shift):
 def test_transfer_shift_augmentation_trains_on_shifted_target_images(
     digits, conv_source, monkeypatch
 ):
-    from skalltransfer import _training
+    from skalltransfer._core import _training
 
     X, y = digits
     Xt, yt = X[y >= 6][:60] + 0.0, y[y >= 6][:60]
@@ -341,7 +344,8 @@ def test_transfer_shift_augmentation_trains_on_shifted_target_images(
 def test_shift_augmentation_auto_is_off_for_fully_connected_sources(
     digits, monkeypatch
 ):
-    from skalltransfer import StackedAutoencoderClassifier, _training
+    from skalltransfer import StackedAutoencoderClassifier
+    from skalltransfer._core import _training
 
     X, y = digits
     fast = dict(pretrain_max_iter=1, max_iter=1, random_state=0)
@@ -376,7 +380,7 @@ def test_displays_and_active_learning_take_a_conv_source(digits, conv_source):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from skalltransfer import RelationDisplay, plot_filters
+    from skalltransfer import FilterDisplay, RelationDisplay
     from skalltransfer.active import (
         ActiveTransferLearner,
         EntropySampling,
@@ -386,7 +390,7 @@ def test_displays_and_active_learning_take_a_conv_source(digits, conv_source):
     X, y = digits
     Xt, yt = X[y >= 6], y[y >= 6]
     # The first layer's 3x3 kernels, one tile per map (the paper's Fig. 5).
-    display = plot_filters(conv_source, n_filters=None)
+    display = FilterDisplay.from_estimator(conv_source, n_filters=None)
     assert display.filters.shape == (4, 3, 3)
     assert_allclose(display.filters[2], conv_source.coefs_[0][:, 2].reshape(3, 3))
     clf = AllTransferClassifier(conv_source, max_iter=5, random_state=0)

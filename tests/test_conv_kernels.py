@@ -6,29 +6,31 @@ import warnings
 
 import numpy as np
 import pytest
-from _gradcheck import numeric_grad, rel_err
+from _gradcheck import check_gradient
+from _reference import conv_transpose, maxpool_forward
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skalltransfer._kernels import _conv
-from skalltransfer._kernels._conv import (
-    ConvGeometry,
-    argmax_dtype,
-    col2im,
+from skalltransfer._kernels._feedforward import output_loss_grad
+from skalltransfer._kernels.conv import _gemm
+from skalltransfer._kernels.conv._dae import conv_dae_loss_grad
+from skalltransfer._kernels.conv._im2col import col2im, im2col
+from skalltransfer._kernels.conv._layer import (
     conv_backward,
-    conv_dae_loss_grad,
     conv_forward,
+)
+from skalltransfer._kernels.conv._network import (
+    ConvGeometry,
     conv_layer_shapes,
     conv_net_backward,
     conv_net_forward,
     conv_net_predict,
-    conv_transpose,
-    im2col,
-    maxpool_backward,
-    maxpool_forward,
 )
-from skalltransfer._kernels._feedforward import output_loss_grad
+from skalltransfer._kernels.conv._pool import (
+    argmax_dtype,
+    maxpool_backward,
+)
 
 
 # -- NumPy references ------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_conv_backward_matches_finite_differences(pool):
     f()
     dW, db, dx = conv_backward(x, W, G, kh, kw, pad, pool=pool, argmax=am, max_bytes=1)
     for P, grad in [(W, dW), (b, db), (x, dx)]:
-        assert rel_err(grad, numeric_grad(f, P)) < 1e-7
+        check_gradient(f, P, grad, rtol=1e-7)
     dW2, db2, dx2 = conv_backward(
         x, W, G, kh, kw, pad, pool=pool, argmax=am, need_dx=False
     )
@@ -201,19 +203,19 @@ def test_small_weight_gradients_are_summed_per_image(monkeypatch):
     P = rng.normal(size=(4 * 30, 18)).astype(np.float32)
     dZ = rng.normal(size=(4 * 30, 5)).astype(np.float32)
     ref = P.astype(np.float64).T @ dZ
-    for threshold in (0, _conv.SMALL_WEIGHT_GRAD):  # one product, per image
-        monkeypatch.setattr(_conv, "SMALL_WEIGHT_GRAD", threshold)
+    for threshold in (0, _gemm.SMALL_WEIGHT_GRAD):  # one product, per image
+        monkeypatch.setattr(_gemm, "SMALL_WEIGHT_GRAD", threshold)
         calls = []
-        original = _conv._matmul
+        original = np.matmul
 
         def spy(a, b, out=None, _original=original, _calls=calls):
             _calls.append(a.ndim)
             return _original(a, b, out=out)
 
-        monkeypatch.setattr(_conv, "_matmul", spy)
+        monkeypatch.setattr(np, "matmul", spy)
         out = np.empty((18, 5), dtype=np.float32)
-        _conv._weight_grad(P, dZ, 4, out, workspace={})
-        monkeypatch.setattr(_conv, "_matmul", original)
+        _gemm.weight_grad(P, dZ, 4, out, workspace={})
+        monkeypatch.setattr(np, "matmul", original)
         assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
         assert calls == ([2] if threshold == 0 else [3])
 
@@ -280,8 +282,8 @@ def test_conv_net_gradient(hidden_act, frozen, with_hidden_grads):
         if k < frozen:
             assert cg[k] is None and ig[k] is None
             continue
-        assert rel_err(cg[k], numeric_grad(f, coefs[k])) < 1e-6
-        assert rel_err(ig[k], numeric_grad(f, intercepts[k])) < 1e-6
+        check_gradient(f, coefs[k], cg[k], rtol=1e-6)
+        check_gradient(f, intercepts[k], ig[k], rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -398,7 +400,7 @@ def test_conv_dae_gradient(loss, activation):
     )
     assert_allclose(value, f(), rtol=1e-12)  # chunking changes nothing
     for P, grad in [(W, dW), (b, db), (c, dc)]:
-        assert rel_err(grad, numeric_grad(f, P)) < 1e-6
+        check_gradient(f, P, grad, rtol=1e-6)
 
 
 def test_conv_dae_float32_and_reference_loss():

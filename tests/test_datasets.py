@@ -138,7 +138,7 @@ def test_load_idx(tmp_path, idx_data, gz):
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_load_idx_with_zero_images(tmp_path, gz):
-    # Issue 15, bug 5: a valid header declaring 0 images failed in reshape.
+    # A valid header declaring 0 images gives empty arrays of the right shape.
     empty = np.zeros((0, 5, 4), dtype=np.uint8)
     images_file = _write(tmp_path / "img", _idx_bytes(empty), gz)
     labels_file = _write(tmp_path / "lbl", _idx_bytes(np.zeros(0, np.uint8)), gz)

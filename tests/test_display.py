@@ -1,4 +1,4 @@
-"""RelationDisplay (the paper's Figs. 3, 4, 6) and plot_filters (Fig. 5)."""
+"""RelationDisplay (the paper's Figs. 3, 4, 6) and FilterDisplay (Fig. 5)."""
 
 import sys
 import warnings
@@ -22,7 +22,6 @@ from skalltransfer import (  # noqa: E402
     MPDBMClassifier,
     RelationDisplay,
     StackedAutoencoderClassifier,
-    plot_filters,
 )
 
 
@@ -174,15 +173,15 @@ def test_missing_matplotlib_is_a_clear_import_error(monkeypatch, transfer):
     with pytest.raises(ImportError, match=match):
         RelationDisplay([[1.0, 0.0]]).plot()
     with pytest.raises(ImportError, match=match):
-        plot_filters(transfer)
+        FilterDisplay.from_estimator(transfer)
 
 
-# -- plot_filters ---------------------------------------------------------------
+# -- FilterDisplay ---------------------------------------------------------------
 @pytest.mark.parametrize("name", ["sae", "mpdbm", "mlp"])
-def test_plot_filters_of_a_source(sources, name):
+def test_filter_display_of_a_source(sources, name):
     source = sources[name]
     before = joblib.hash(source.__dict__)
-    disp = plot_filters(source, n_filters=10)
+    disp = FilterDisplay.from_estimator(source, n_filters=10)
     assert joblib.hash(source.__dict__) == before
     assert isinstance(disp, FilterDisplay)
     assert disp.filters.shape == (10, 8, 8)
@@ -195,8 +194,8 @@ def test_plot_filters_of_a_source(sources, name):
     assert not np.shares_memory(disp.filters, W)
 
 
-def test_plot_filters_of_a_transfer_uses_fine_tuned_weights(transfer):
-    disp = plot_filters(transfer, n_filters=None)
+def test_filter_display_of_a_transfer_uses_fine_tuned_weights(transfer):
+    disp = FilterDisplay.from_estimator(transfer, n_filters=None)
     assert disp.filters.shape == (16, 8, 8)
     assert_allclose(disp.filters[0], transfer.coefs_[0][:, 0].reshape(8, 8))
     assert not np.allclose(
@@ -204,40 +203,44 @@ def test_plot_filters_of_a_transfer_uses_fine_tuned_weights(transfer):
     )
 
 
-def test_plot_filters_unit_choice(sources):
+def test_filter_display_unit_choice(sources):
     W = sources["sae"].coefs_[0]
     norms = np.linalg.norm(W, axis=0)
-    disp = plot_filters(sources["sae"], n_filters=4, units="norm")
+    disp = FilterDisplay.from_estimator(sources["sae"], n_filters=4, units="norm")
     assert_array_equal(disp.units, np.argsort(-norms)[:4])
-    disp = plot_filters(W, units=[5, 2])
+    disp = FilterDisplay.from_estimator(W, units=[5, 2])
     assert_array_equal(disp.units, [5, 2])
     assert_allclose(disp.filters[0], W[:, 5].reshape(8, 8))
     # More filters than units: every unit, once.
-    assert plot_filters(W, n_filters=500).filters.shape == (16, 8, 8)
+    assert FilterDisplay.from_estimator(W, n_filters=500).filters.shape == (16, 8, 8)
     with pytest.raises(ValueError, match="units must be"):
-        plot_filters(W, units="largest")
+        FilterDisplay.from_estimator(W, units="largest")
     with pytest.raises(ValueError, match="indices"):
-        plot_filters(W, units=[16])
+        FilterDisplay.from_estimator(W, units=[16])
 
 
-def test_plot_filters_image_shape(sources):
+def test_filter_display_image_shape(sources):
     W = np.random.RandomState(0).normal(size=(63, 5))
     with pytest.raises(ValueError, match="not a square.*image_shape"):
-        plot_filters(W)
-    disp = plot_filters(W, image_shape=(7, 9))
+        FilterDisplay.from_estimator(W)
+    disp = FilterDisplay.from_estimator(W, image_shape=(7, 9))
     assert disp.filters.shape == (5, 7, 9)
     with pytest.raises(ValueError, match="63 inputs"):
-        plot_filters(W, image_shape=(8, 8))
+        FilterDisplay.from_estimator(W, image_shape=(8, 8))
     # The whole coefs_ list is accepted too.
-    assert plot_filters(sources["mlp"].coefs_).filters.shape == (16, 8, 8)
+    assert FilterDisplay.from_estimator(sources["mlp"].coefs_).filters.shape == (
+        16,
+        8,
+        8,
+    )
     with pytest.raises(TypeError, match="2-D weight array"):
-        plot_filters(np.zeros(64))
+        FilterDisplay.from_estimator(np.zeros(64))
 
 
-def test_plot_filters_scales_and_axes(sources):
+def test_filter_display_scales_and_axes(sources):
     W = sources["sae"].coefs_[0]
     fig, ax = plt.subplots()
-    disp = plot_filters(W, n_filters=4, scale="each", ax=ax, n_cols=4)
+    disp = FilterDisplay.from_estimator(W, n_filters=4, scale="each", ax=ax, n_cols=4)
     assert disp.ax_ is ax and disp.figure_ is fig
     assert disp.grid_shape_ == (1, 4)
     tiles = disp.image_.get_array()
@@ -246,16 +249,16 @@ def test_plot_filters_scales_and_axes(sources):
     assert np.ma.count_masked(tiles) == 3 * 8
     W0 = np.zeros((4, 2))
     W0[:, 1] = [-1, 0, 1, 0.5]
-    shared = plot_filters(W0, scale="shared").image_.get_array()
+    shared = FilterDisplay.from_estimator(W0, scale="shared").image_.get_array()
     # Shared scale: zero is mid-gray, the largest magnitude is black or white.
     assert_allclose(shared[:2, :2], 0.5)
     assert_allclose(shared[:2, 3:], [[0.0, 0.5], [1.0, 0.75]])
     with pytest.raises(ValueError, match="scale"):
-        plot_filters(W, scale="global")
+        FilterDisplay.from_estimator(W, scale="global")
 
 
-def test_plot_filters_needs_a_fitted_network():
+def test_filter_display_needs_a_fitted_network():
     with pytest.raises(NotFittedError):
-        plot_filters(MPDBMClassifier())
+        FilterDisplay.from_estimator(MPDBMClassifier())
     with pytest.raises(TypeError, match="coefs_"):
-        plot_filters(FunctionTransformer().fit(np.zeros((2, 4))))
+        FilterDisplay.from_estimator(FunctionTransformer().fit(np.zeros((2, 4))))

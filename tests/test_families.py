@@ -21,8 +21,13 @@ from skalltransfer import (
     StackedAutoencoderClassifier,
     TruncatedTransferClassifier,
 )
-from skalltransfer._families import FEEDFORWARD, MPDBM, get_family, register_family
-from skalltransfer._families._feedforward import FeedForwardFamily
+from skalltransfer._core._families import (
+    FEEDFORWARD,
+    MPDBM,
+    get_family,
+    register_family,
+)
+from skalltransfer._core._families._feedforward import FeedForwardFamily
 
 
 @pytest.fixture(autouse=True)
@@ -182,3 +187,14 @@ def test_every_family_gives_all_hidden_layers_as_each_one(digits):
             assert_allclose(A, stack.hidden_representation(X[:13], layer), rtol=1e-5)
     with pytest.raises(ValueError, match="no hidden layer"):
         LayerStack([np.ones((64, 3))], [np.zeros(3)]).hidden_layers(X[:2])
+
+
+def test_a_dbm_stack_without_config_takes_the_mpdbm_classifier_defaults():
+    from skalltransfer import MPDBMClassifier
+    from skalltransfer._core._families._mpdbm import MPDBM_DEFAULTS
+
+    params = MPDBMClassifier().get_params()
+    shared = set(MPDBM_DEFAULTS) - {"objective"}
+    assert {name: params[name] for name in shared} == {
+        name: MPDBM_DEFAULTS[name] for name in shared
+    }

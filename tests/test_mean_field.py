@@ -6,11 +6,11 @@ import warnings
 import numpy as np
 import pytest
 from _gradcheck import numeric_grad, rel_err
+from _reference import logistic, softmax
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from skalltransfer._kernels._activations import logistic, softmax
 from skalltransfer._kernels._mean_field import (
     mean_field_labels,
     mf_forward,

@@ -6,23 +6,22 @@ import warnings
 import numpy as np
 import pytest
 from _gradcheck import numeric_grad
+from _reference import mmd2_linear, mmd2_quadratic
 from numpy.testing import assert_allclose
 from scipy.spatial.distance import cdist, pdist
 
+from skalltransfer._core._stack import LayerStack
+from skalltransfer._core._training import make_optimizer, run_training
 from skalltransfer._kernels._feedforward import forward_pass
 from skalltransfer._kernels._mmd import (
     base_bandwidth,
     kernel_bandwidths,
     mk_bandwidths,
     mk_mmd2,
-    mmd2_linear,
     mmd2_linear_grad,
-    mmd2_quadratic,
     mmd2_quadratic_grad,
 )
-from skalltransfer._mmd import mmd_penalty
-from skalltransfer._stack import LayerStack
-from skalltransfer._training import make_optimizer, run_training
+from skalltransfer.transfer._mmd_penalty import mmd_penalty
 
 GRADS = {"quadratic": mmd2_quadratic_grad, "linear": mmd2_linear_grad}
 

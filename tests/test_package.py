@@ -1,5 +1,6 @@
-"""The package's shape: no import cycle, nothing imports the package root
-from inside, every module imports on its own, maintenance tools stay out."""
+"""The package's shape: layers imported only from above, no import cycle,
+nothing imports the package root from inside, every module imports on its
+own, no module is too long, maintenance tools stay out."""
 
 import ast
 import subprocess
@@ -53,6 +54,59 @@ def _imports(name, path, modules):
 def _graph():
     modules = _modules()
     return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+# Bottom to top: a module imports only modules of its own subpackage or of
+# a strictly lower layer (docs/developers.rst draws the same picture).
+LAYERS = {
+    "skalltransfer._version": 0,
+    "skalltransfer._kernels": 0,
+    "skalltransfer.datasets": 0,
+    "skalltransfer._core": 1,
+    "skalltransfer.sources": 2,
+    "skalltransfer._source_cache": 2,
+    "skalltransfer.metrics": 2,
+    "skalltransfer.transfer": 3,
+    "skalltransfer.plotting": 4,
+    "skalltransfer._persist": 4,
+    "skalltransfer.active": 4,
+    "skalltransfer.reproduce": 5,
+    "skalltransfer._show_versions": 5,
+    "skalltransfer._deprecated": 5,
+    "skalltransfer.cli": 6,
+}
+MAX_LINES = 600
+
+
+def _unit(module):
+    """The top-level subpackage or module of the package ``module`` is in."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_module_belongs_to_a_layer():
+    units = {_unit(name) for name in _modules() if name != "skalltransfer"}
+    assert sorted(units - set(LAYERS)) == []
+
+
+def test_each_layer_imports_only_lower_layers():
+    offenders = []
+    for name, targets in _graph().items():
+        if name == "skalltransfer":
+            continue
+        for target in targets:
+            if target == "skalltransfer" or _unit(target) == _unit(name):
+                continue
+            if LAYERS[_unit(target)] >= LAYERS[_unit(name)]:
+                offenders.append(f"{name} -> {target}")
+    assert sorted(offenders) == []
+
+
+def test_no_module_is_longer_than_the_limit():
+    lengths = {
+        name: len(path.read_text().splitlines()) for name, path in _modules().items()
+    }
+    too_long = {name: n for name, n in lengths.items() if n > MAX_LINES}
+    assert too_long == {}
 
 
 def test_no_module_inside_imports_the_package_root():

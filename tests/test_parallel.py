@@ -16,14 +16,15 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, ParameterSampler
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from skalltransfer import (
     AllTransferClassifier,
     SourceData,
     StackedAutoencoderClassifier,
-    clear_source_cache,
 )
-from skalltransfer._parallel import limit_threads, prefit_sources, thread_info
+from skalltransfer._source_cache._cached_fit import forget_in_process_sources
+from skalltransfer._source_cache._prefit import prefit_sources
 
 # Fits are logged as files, so that fits in worker processes count too.
 FIT_LOG_ENV = "SKALLTRANSFER_TEST_FIT_LOG"
@@ -78,9 +79,9 @@ def _quiet():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    clear_source_cache()
+    forget_in_process_sources()
     yield
-    clear_source_cache()
+    forget_in_process_sources()
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_prefit_sources_warms_the_cache_of_a_search(tasks, tmp_path, fit_log):
     assert not any(hasattr(s, "coefs_") for s in result.sources)  # unfitted
     assert fits_per_arch(fit_log) == {"24-16": 1, "20-12": 1}
 
-    clear_source_cache()  # only the disk cache is warm now
+    forget_in_process_sources()  # only the disk cache is warm now
     search = GridSearchCV(est, GRID, cv=3, error_score="raise").fit(Xt, yt)
     assert len(search.cv_results_["params"]) == 4
     assert fits_per_arch(fit_log) == {"24-16": 1, "20-12": 1}  # no source fit
@@ -198,6 +199,13 @@ def import_or_skip(module):
     return pytest.importorskip(module)
 
 
+def _thread_report():
+    """The BLAS/OpenMP pools of a worker and whether Numba's pool runs."""
+    from numba.np.ufunc import parallel
+
+    return threadpool_info(), bool(getattr(parallel, "_is_initialized", False))
+
+
 def test_grid_search_on_a_dask_cluster_equals_the_sequential_run(
     tasks, tmp_path, fit_log
 ):
@@ -206,7 +214,7 @@ def test_grid_search_on_a_dask_cluster_equals_the_sequential_run(
 
     # The workers run BLAS on one thread (Dask's nanny sets it); so does the
     # reference run, which makes the two bit-for-bit comparable.
-    with limit_threads(1):
+    with threadpool_limits(limits=1):
         sequential = GridSearchCV(
             make_estimator(data, tmp_path / "cache_sequential"),
             GRID,
@@ -216,7 +224,7 @@ def test_grid_search_on_a_dask_cluster_equals_the_sequential_run(
         ).fit(Xt, yt)
     for name in os.listdir(fit_log):
         os.remove(fit_log / name)
-    clear_source_cache()
+    forget_in_process_sources()
 
     # A cold shared cache: the sources are fitted on the workers.
     search = GridSearchCV(
@@ -232,8 +240,8 @@ def test_grid_search_on_a_dask_cluster_equals_the_sequential_run(
         distributed.Client(cluster) as client,
     ):
         worker_pids = set(client.run(os.getpid).values())
-        worker_threads = client.run(thread_info)
-        with joblib.parallel_config(backend="dask"), limit_threads(1):
+        worker_threads = client.run(_thread_report)
+        with joblib.parallel_config(backend="dask"), threadpool_limits(limits=1):
             search.fit(Xt, yt)
 
     for key, values in sequential.cv_results_.items():
@@ -245,49 +253,6 @@ def test_grid_search_on_a_dask_cluster_equals_the_sequential_run(
     assert {arch for arch, _ in fits} == ARCHS
     assert max(fits.values()) == 1  # each architecture at most once per worker
     assert {pid for _, pid in fits} <= worker_pids  # refit loaded the cache
-    for info in worker_threads.values():
-        assert all(pool["num_threads"] == 1 for pool in info["pools"])
-        assert not info["numba"]["threads_launched"]
-
-
-# -- thread limits ------------------------------------------------------------
-def blas_threads():
-    return {p["num_threads"] for p in thread_info()["pools"] if p["user_api"] == "blas"}
-
-
-def test_limit_threads_caps_and_restores_blas_threads():
-    before = blas_threads()
-    with limit_threads(1) as n_threads:
-        assert n_threads == 1
-        assert blas_threads() == {1}
-        np.ones((64, 64), dtype=np.float32) @ np.ones((64, 64), dtype=np.float32)
-    assert blas_threads() == before
-
-    @limit_threads(1)
-    def inside():
-        return blas_threads()
-
-    assert inside() == {1}
-    assert blas_threads() == before
-    with limit_threads(None) as n_threads:
-        assert n_threads is None and blas_threads() == before
-    with limit_threads(-1) as n_threads:
-        assert n_threads == joblib.cpu_count()
-    for bad in (0, 1.5, "2"):
-        with pytest.raises(ValueError, match="n_threads"):
-            with limit_threads(bad):
-                pass
-
-
-def test_thread_info_is_plain_data():
-    info = thread_info()
-    assert info["cpu_count"] >= 1
-    assert isinstance(info["numba"]["NUMBA_NUM_THREADS"], int)
-    assert all(set(pool) >= {"user_api", "num_threads"} for pool in info["pools"])
-    # Worker processes of joblib's default backend get capped thread pools.
-    workers = joblib.Parallel(n_jobs=2)(joblib.delayed(thread_info)() for _ in "ab")
-    expected = os.environ.get(
-        "OPENBLAS_NUM_THREADS", str(max(joblib.cpu_count() // 2, 1))
-    )
-    for worker in workers:
-        assert worker["environ"].get("OPENBLAS_NUM_THREADS") == expected
+    for pools, numba_launched in worker_threads.values():
+        assert all(pool["num_threads"] == 1 for pool in pools)
+        assert not numba_launched

@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skalltransfer import (
     AllTransferClassifier,
+    ConvAutoencoderClassifier,
     DirectTransferClassifier,
     MPDBMClassifier,
     SourceData,
@@ -101,6 +102,39 @@ def _cases():
     in_source = ys < 4
     direct = DirectTransferClassifier(sae).fit(Xs[in_source], ys[in_source])
     out["sae_direct"] = direct.predict_proba(X_test)
+    out.update(_conv_cases(Xs, ys, X, y, X_test))
+    return out
+
+
+def _conv_cases(Xs, ys, X, y, X_test):
+    """The convolutional source (8 x 8 digits read as images) and transfers
+    from it, with the default target shifts and without."""
+    conv = ConvAutoencoderClassifier(
+        ((4, 3), (6, 3)),
+        hidden_layer_sizes=(12,),
+        pretrain_max_iter=1,
+        max_iter=3,
+        random_state=0,
+    ).fit(Xs, ys)
+    out = {
+        "conv_source": conv.predict_proba(X_test),
+        "conv_source_transform": conv.transform(X_test),
+    }
+    fast = dict(max_iter=4, random_state=0)
+    variants = {
+        "all": {},
+        "T0": dict(n_transferred_layers=0),
+        "T2": dict(n_transferred_layers=2),
+        "no_shifts": dict(shift_augmentation=0),
+        "mean": dict(relation="mean"),
+    }
+    for variant, kw in variants.items():
+        clf = AllTransferClassifier(conv, **fast, **kw).fit(X, y)
+        out[f"conv_alltransfer_{variant}"] = clf.predict_proba(X_test)
+    out["conv_truncated_2"] = (
+        TruncatedTransferClassifier(conv, 2, **fast).fit(X, y).predict_proba(X_test)
+    )
+    out["conv_source_features"] = SourceFeatures(conv, layer=2).fit(X).transform(X_test)
     return out
 
 

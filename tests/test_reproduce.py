@@ -6,10 +6,10 @@ import warnings
 
 import pytest
 
-from skalltransfer import _reproduce
-from skalltransfer.cli import main
+from skalltransfer.cli._main import main
+from skalltransfer.reproduce._profiles import PROFILES, Profile
 
-TINY = _reproduce.Profile(
+TINY = Profile(
     name="quick",
     hidden=(24, 24),
     narrow=(24, 4),
@@ -30,7 +30,7 @@ TINY = _reproduce.Profile(
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(_reproduce.PROFILES, "quick", TINY)
+    monkeypatch.setitem(PROFILES, "quick", TINY)
 
 
 def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, capsys):

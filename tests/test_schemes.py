@@ -79,7 +79,7 @@ def test_direct_use_maps_target_to_source_labels(digits, sae):
 
 
 def test_direct_use_before_fit_raises_not_fitted(digits, sae):
-    # Issue 15, bug 3: predict before fit raised AttributeError.
+    # Predicting before fit raises NotFittedError, not AttributeError.
     X, _ = digits
     clf = DirectTransferClassifier(sae)
     for method in (clf.predict, clf.predict_proba):
@@ -88,7 +88,7 @@ def test_direct_use_before_fit_raises_not_fitted(digits, sae):
 
 
 def test_direct_use_refuses_a_single_class(digits, sae):
-    # Issue 15, bug 4: as every other classifier of the package.
+    # A single target class is refused, as by every other classifier here.
     X, y = digits
     with pytest.raises(ValueError, match="only one class"):
         DirectTransferClassifier(sae).fit(X[y == 3], y[y == 3])
@@ -109,7 +109,7 @@ def test_truncated_transfer_keeps_bottom_layers(digits, sae):
 
 
 def test_truncated_transfer_auto_chooses_by_inner_cv(digits, sae):
-    from skalltransfer import TruncatedTransferClassifier
+    from skalltransfer import AllTransferClassifier, TruncatedTransferClassifier
 
     X, y = digits
     Xt, yt = X[y >= 6][:160], y[y >= 6][:160]
@@ -123,6 +123,12 @@ def test_truncated_transfer_auto_chooses_by_inner_cv(digits, sae):
     assert clf.network_.n_layers == clf.truncation_ + 1
     assert joblib.hash(sae.__dict__) == before
     assert clf.score(X[y >= 6][200:], y[y >= 6][200:]) > 0.8
-    # Imbalanced target: class weights are balanced by default.
+    # Imbalanced target: plain likelihood by default, as AllTransfer's;
+    # "balanced" is one parameter away.
     keep = np.r_[np.flatnonzero(yt == 6), np.flatnonzero(yt != 6)[:20]]
-    TruncatedTransferClassifier(sae, truncation=2, max_iter=3).fit(Xt[keep], yt[keep])
+    for weights in (None, "balanced"):
+        TruncatedTransferClassifier(
+            sae, truncation=2, max_iter=3, class_weight=weights
+        ).fit(Xt[keep], yt[keep])
+    assert TruncatedTransferClassifier(sae).class_weight is None
+    assert AllTransferClassifier(sae).class_weight is None

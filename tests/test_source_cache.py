@@ -1,7 +1,7 @@
 """Source data and the disk cache of fitted sources: what they can be trusted
-with (issue 15). The cache stores plain arrays and JSON, checks a checksum
-on load and never unpickles anything; the source data cannot change under a
-cached source."""
+with. The cache stores plain arrays and JSON, checks a checksum on load and
+never unpickles anything; the source data cannot change under a cached
+source."""
 
 import io
 import json
@@ -22,9 +22,9 @@ from skalltransfer import (
     SourceData,
     StackedAutoencoderClassifier,
     clear_cache,
-    clear_source_cache,
     prefit_sources,
 )
+from skalltransfer._source_cache._cached_fit import forget_in_process_sources
 
 
 class CountingSAE(StackedAutoencoderClassifier):
@@ -42,12 +42,12 @@ SAE_KW = dict(hidden_layer_sizes=(16,), pretrain_max_iter=1, max_iter=3, random_
 
 @pytest.fixture(autouse=True)
 def _fresh():
-    clear_source_cache()
+    forget_in_process_sources()
     CountingSAE.n_fits = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
-    clear_source_cache()
+    forget_in_process_sources()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def assert_same_fit(a, b):
 
 # -- source data ---------------------------------------------------------------
 def test_object_labels_are_fingerprinted_by_value(task):
-    # Issue 15, bug 1: the bytes of an object array are pointers.
+    # Object labels are fingerprinted by value, not by their bytes (pointers).
     Xs, ys, _, _ = task
     a = SourceData(Xs, np.array([f"d{v}" for v in ys], dtype=object))
     b = SourceData(Xs, np.array([f"d{v}" for v in ys], dtype=object))
@@ -116,12 +116,13 @@ def test_object_labels_are_fingerprinted_by_value(task):
 
 
 def test_object_labels_hit_the_disk_cache(task, tmp_path):
-    # Issue 15, bug 1: retrained on every run, one new entry each time.
+    # Object labels give the same key in a new process: no retraining and no
+    # new entry on every run.
     Xs, ys, Xt, yt = task
     cache = tmp_path / "cache"
     fitted = []
     for _ in range(2):
-        clear_source_cache()  # a new process: only the disk cache is warm
+        forget_in_process_sources()  # a new process: only the disk cache is warm
         data = SourceData(Xs, np.array([f"d{v}" for v in ys], dtype=object))
         fitted.append(transfer(data, cache).fit(Xt, yt))
     assert CountingSAE.n_fits == 1
@@ -135,8 +136,8 @@ def test_object_labels_hit_the_disk_cache(task, tmp_path):
 
 
 def test_source_data_holds_a_read_only_copy(task, tmp_path):
-    # Issue 15, bug 2: changing the caller's array in place after SourceData
-    # was built must not make a fit reuse a source of other data.
+    # Changing the caller's array in place after SourceData was built must
+    # not make a fit reuse a source of other data.
     Xs, ys, Xt, yt = task
     XA = Xs.copy()
     XB = np.ascontiguousarray(Xs[::-1])
@@ -185,14 +186,14 @@ def test_source_data_pickles_read_only(task):
     ids=["sae", "mpdbm", "conv"],
 )
 def test_a_cached_source_is_restored_exactly(make, task, tmp_path):
-    from skalltransfer._source import fit_source_with_status
+    from skalltransfer._source_cache._cached_fit import fit_source_cached
 
     Xs, ys, _, _ = task
     data = SourceData(Xs, ys)
-    fitted, status = fit_source_with_status(make(), data, tmp_path)
+    fitted, status = fit_source_cached(make(), data, tmp_path)
     assert status == "fitted"
-    clear_source_cache()
-    loaded, status = fit_source_with_status(make(), data, tmp_path)
+    forget_in_process_sources()
+    loaded, status = fit_source_cached(make(), data, tmp_path)
     assert status == "disk"
     assert loaded is not fitted
     assert_same_fit(fitted, loaded)
@@ -212,7 +213,7 @@ class _Crafted:
 
 
 def test_a_crafted_pickle_in_the_cache_is_never_run(task, tmp_path):
-    # Issue 15, bug 6: the cache executed whatever pickle it found.
+    # The cache never unpickles what it finds: a crafted pickle is not run.
     Xs, ys, Xt, yt = task
     cache, marker = tmp_path / "cache", tmp_path / "pwned"
     data = SourceData(Xs, ys)
@@ -225,7 +226,7 @@ def test_a_crafted_pickle_in_the_cache_is_never_run(task, tmp_path):
             f.write(payload)
     for entry in entries(cache):  # and where a joblib cache keeps its result
         (entry / "output.pkl").write_bytes(payload)
-    clear_source_cache()
+    forget_in_process_sources()
     with pytest.warns(UserWarning, match="Discarded the cached source") as record:
         clf = transfer(data, cache).fit(Xt, yt)
     assert not marker.exists()
@@ -233,7 +234,7 @@ def test_a_crafted_pickle_in_the_cache_is_never_run(task, tmp_path):
     assert CountingSAE.n_fits == 2  # retrained, not loaded
     assert_array_equal(clf.predict_proba(Xt), reference.predict_proba(Xt))
     # The entry was replaced by a good one: the next run loads it silently.
-    clear_source_cache()
+    forget_in_process_sources()
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         transfer(data, cache).fit(Xt, yt)
@@ -246,7 +247,7 @@ def test_a_pickled_array_with_a_valid_checksum_is_never_run(task, tmp_path):
     # The checksum only catches damage: someone who can write the cache can
     # also recompute it. Reading the arrays without pickle is what stops a
     # crafted object array then.
-    from skalltransfer._store import ARRAYS_FILE, ENTRY_FILE, _digest
+    from skalltransfer._source_cache._store import ARRAYS_FILE, ENTRY_FILE, _digest
 
     Xs, ys, Xt, yt = task
     cache, marker = tmp_path / "cache", tmp_path / "pwned"
@@ -263,7 +264,7 @@ def test_a_pickled_array_with_a_valid_checksum_is_never_run(task, tmp_path):
     meta["sha256"] = _digest(meta["body"], buffer.getvalue())
     (entry / ARRAYS_FILE).write_bytes(buffer.getvalue())
     (entry / ENTRY_FILE).write_text(json.dumps(meta))
-    clear_source_cache()
+    forget_in_process_sources()
     n_fits = CountingSAE.n_fits
     with pytest.warns(UserWarning, match="Discarded the cached source"):
         clf = transfer(data, cache).fit(Xt, yt)
@@ -274,7 +275,7 @@ def test_a_pickled_array_with_a_valid_checksum_is_never_run(task, tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "entry_json", "swap"])
 def test_a_damaged_entry_is_discarded_with_one_warning(damage, task, tmp_path):
-    # Issue 15, bug 7: a truncated entry printed a 34-line traceback.
+    # A damaged entry gives one warning and a refit, not a traceback.
     Xs, ys, Xt, yt = task
     data = SourceData(Xs, ys)
     cache = tmp_path / "cache"
@@ -300,7 +301,7 @@ def test_a_damaged_entry_is_discarded_with_one_warning(damage, task, tmp_path):
         (other_entry,) = entries(tmp_path / "other")
         for name in ("arrays.npz", "entry.json"):
             (entry / name).write_bytes((other_entry / name).read_bytes())
-    clear_source_cache()
+    forget_in_process_sources()
     n_fits = CountingSAE.n_fits
     with pytest.warns(UserWarning) as record:
         clf = transfer(data, cache).fit(Xt, yt)
@@ -311,7 +312,7 @@ def test_a_damaged_entry_is_discarded_with_one_warning(damage, task, tmp_path):
     assert CountingSAE.n_fits == n_fits + 1  # retrained ...
     assert_same_fit(clf.source_, reference.source_)
     # ... and stored anew: the next run loads it, silently.
-    clear_source_cache()
+    forget_in_process_sources()
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         transfer(data, cache).fit(Xt, yt)
@@ -320,22 +321,22 @@ def test_a_damaged_entry_is_discarded_with_one_warning(damage, task, tmp_path):
 
 
 def test_the_status_of_a_source_fit(task, tmp_path):
-    from skalltransfer._source import fit_source_with_status
+    from skalltransfer._source_cache._cached_fit import fit_source_cached
 
     Xs, ys, _, _ = task
     data = SourceData(Xs, ys)
     source = StackedAutoencoderClassifier(**SAE_KW)
-    assert fit_source_with_status(source, data, tmp_path)[1] == "fitted"
-    assert fit_source_with_status(source, data, tmp_path)[1] == "memory"
-    clear_source_cache()
-    assert fit_source_with_status(source, data, tmp_path)[1] == "disk"
-    clear_source_cache()
+    assert fit_source_cached(source, data, tmp_path)[1] == "fitted"
+    assert fit_source_cached(source, data, tmp_path)[1] == "memory"
+    forget_in_process_sources()
+    assert fit_source_cached(source, data, tmp_path)[1] == "disk"
+    forget_in_process_sources()
     (entry,) = entries(tmp_path)
     (entry / "arrays.npz").write_bytes(b"PK")
     with pytest.warns(UserWarning, match="Discarded"):
-        assert fit_source_with_status(source, data, tmp_path)[1] == "refitted"
+        assert fit_source_cached(source, data, tmp_path)[1] == "refitted"
     with pytest.warns(UserWarning, match="random_state is None"):
-        status = fit_source_with_status(
+        status = fit_source_cached(
             source.set_params(random_state=None), data, tmp_path
         )[1]
     assert status == "not cacheable"
@@ -345,11 +346,11 @@ def test_prefit_sources_refits_a_damaged_entry(task, tmp_path):
     Xs, ys, _, _ = task
     est = transfer(SourceData(Xs, ys), tmp_path / "cache")
     assert prefit_sources(est).status == ["fitted"]
-    clear_source_cache()
+    forget_in_process_sources()
     assert prefit_sources(est).status == ["cached"]
     (entry,) = entries(tmp_path / "cache")
     (entry / "arrays.npz").write_bytes(b"")
-    clear_source_cache()
+    forget_in_process_sources()
     with pytest.warns(UserWarning, match="Discarded"):
         assert prefit_sources(est).status == ["fitted"]
     assert CountingSAE.n_fits == 2
@@ -365,7 +366,7 @@ class _WithAModel(StackedAutoencoderClassifier):
 
 
 def test_the_cache_refuses_attributes_it_cannot_store(task, tmp_path):
-    from skalltransfer._store import fitted_state
+    from skalltransfer._source_cache._store import fitted_state
 
     Xs, ys, Xt, yt = task
     source = _WithAModel(**SAE_KW)
@@ -378,17 +379,17 @@ def test_the_cache_refuses_attributes_it_cannot_store(task, tmp_path):
         fitted_state(clf.source_)
 
 
-def test_clear_cache_deletes_entries_and_legacy_joblib_files(task, tmp_path):
+def test_clear_cache_deletes_its_entries_and_nothing_else(task, tmp_path):
     Xs, ys, Xt, yt = task
     transfer(SourceData(Xs, ys), tmp_path).fit(Xt, yt)
-    legacy = tmp_path / "joblib" / "skalltransfer" / "_source" / "x"
-    legacy.mkdir(parents=True)
-    (legacy / "output.pkl").write_bytes(b"old")
+    others = tmp_path / "joblib" / "someone_elses"
+    others.mkdir(parents=True)
+    (others / "output.pkl").write_bytes(b"not ours")
     (tmp_path / "sources" / "notes.txt").write_text("keep me")
     (tmp_path / "mine.txt").write_text("keep me")
     assert len(entries(tmp_path)) == 2  # the entry and notes.txt
     clear_cache(tmp_path)
-    assert not (tmp_path / "joblib").exists()
+    assert (others / "output.pkl").read_bytes() == b"not ours"
     assert [p.name for p in entries(tmp_path)] == ["notes.txt"]
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     transfer(SourceData(Xs, ys), tmp_path).fit(Xt, yt)
@@ -396,7 +397,7 @@ def test_clear_cache_deletes_entries_and_legacy_joblib_files(task, tmp_path):
 
 
 def test_concurrent_writers_keep_one_whole_entry(task, tmp_path):
-    from skalltransfer._store import read_entry, write_entry
+    from skalltransfer._source_cache._store import read_entry, write_entry
 
     Xs, ys, _, _ = task
     source = StackedAutoencoderClassifier(**SAE_KW).fit(Xs, ys)

@@ -1,4 +1,4 @@
-"""Behaviour shared by both source models: accuracy on small data, the shared
+"""Behaviour shared by the source models: accuracy on small data, the shared
 layer stack, reproducibility, persistence, and clear errors on bad input."""
 
 import pickle
@@ -216,7 +216,7 @@ def test_autoencoder_pretraining_reduces_reconstruction_loss(digits):
 
 
 def test_batched_prediction_equals_unbatched(digits, monkeypatch):
-    import skalltransfer._base as base
+    import skalltransfer._core._validation as base
 
     X, y = digits
     clf = make(MPDBMClassifier).fit(X[:300], y[:300])
@@ -361,7 +361,7 @@ def test_default_mpdbm_passes_check_classifiers_train():
 def test_mpdbm_auto_stage_runs_only_where_the_training_labels_are_unlearnt(
     digits, monkeypatch
 ):
-    import skalltransfer._mpdbm as mpdbm_module
+    import skalltransfer.sources._mpdbm as mpdbm_module
 
     X, y = digits[0][:600], digits[1][:600]
     kw = dict(hidden_layer_sizes=(32, 16), n_mean_field_iter=4, max_iter=5)
@@ -376,3 +376,24 @@ def test_mpdbm_auto_stage_runs_only_where_the_training_labels_are_unlearnt(
         assert auto.discriminative_loss_curve_ == expected.discriminative_loss_curve_
         for a, b in zip(auto.coefs_, expected.coefs_):
             assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls", [*FAST, "conv"])
+def test_source_models_report_their_shape_as_mlp_classifier_does(digits, cls):
+    from sklearn.neural_network import MLPClassifier
+
+    from skalltransfer import ConvAutoencoderClassifier
+
+    X, y = digits
+    if cls == "conv":
+        clf = ConvAutoencoderClassifier(
+            ((4, 3),), hidden_layer_sizes=(8,), max_iter=1, random_state=0
+        )
+    else:
+        clf = make(cls)
+    clf.fit(X[:300], y[:300])
+    mlp = MLPClassifier((8,), max_iter=5, random_state=0).fit(X[:300], y[:300])
+    for model in (clf, mlp):
+        assert model.n_layers_ == len(model.coefs_) + 1
+        assert model.n_outputs_ == model.coefs_[-1].shape[1] == 10
+        assert model.out_activation_ == "softmax"

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from skalltransfer._training import make_optimizer, run_training
+from skalltransfer._core._training import make_optimizer, run_training
 
 
 def noisy_decreasing_loss(seed=0):
@@ -84,7 +84,7 @@ def test_training_progress_reports_every_epoch_of_a_fit_in_its_block(digits):
     import threading
 
     from skalltransfer import StackedAutoencoderClassifier
-    from skalltransfer._training import training_progress
+    from skalltransfer._core._training import training_progress
 
     X, y = digits
     calls = []

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-import skalltransfer._transferability as tr
+import skalltransfer.metrics._transferability as tr
 from skalltransfer import (
     AllTransferClassifier,
     SourceData,
@@ -22,7 +22,7 @@ from skalltransfer import (
     rank_sources,
     transferability,
 )
-from skalltransfer._relation import relation_matrix
+from skalltransfer.transfer._relation import relation_matrix
 
 THETA = np.array([[0.8, 0.2], [0.6, 0.4], [0.3, 0.7], [0.1, 0.9]])
 CODES = np.array([0, 0, 1, 1])

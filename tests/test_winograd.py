@@ -5,26 +5,29 @@ network path that picks them."""
 
 import numpy as np
 import pytest
-from _gradcheck import numeric_grad, rel_err
+from _gradcheck import check_gradient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from test_conv_kernels import conv_ref, maxpool_ref
 from threadpoolctl import threadpool_limits
 
-from skalltransfer._kernels import _threads, _winograd
-from skalltransfer._kernels._conv import (
-    ConvGeometry,
+from skalltransfer._kernels import _threads
+from skalltransfer._kernels._feedforward import output_loss_grad
+from skalltransfer._kernels.conv import _winograd
+from skalltransfer._kernels.conv._layer import (
     conv_algorithm,
     conv_backward,
     conv_forward,
+)
+from skalltransfer._kernels.conv._network import (
+    ConvGeometry,
     conv_net_backward,
     conv_net_backward_hidden,
     conv_net_forward,
     conv_net_predict,
 )
-from skalltransfer._kernels._feedforward import output_loss_grad
-from skalltransfer._kernels._winograd import AT, BT, G
+from skalltransfer._kernels.conv._winograd import AT, BT, G
 
 
 def _conv_pool(x, W, b, algorithm="winograd"):
@@ -123,7 +126,7 @@ def test_backward_matches_finite_differences():
         x, W, Gout, 5, 5, 2, pool=2, argmax=am, algorithm="winograd"
     )
     for P, grad in [(W, dW), (b, db), (x, dx)]:
-        assert rel_err(grad, numeric_grad(f, P)) < 1e-7
+        check_gradient(f, P, grad, rtol=1e-7)
     no_dx = conv_backward(
         x, W, Gout, 5, 5, 2, pool=2, argmax=am, need_dx=False, algorithm="winograd"
     )
@@ -248,7 +251,7 @@ def test_network_with_a_winograd_layer_matches_im2col(monkeypatch):
     with threadpool_limits(2):  # the threaded path, on any machine
         cache, loss, (cg, ig), proba = run()
     assert cache.patches[1] is None  # Winograd keeps no im2col patches
-    assert rel_err(cg[1], numeric_grad(lambda: run()[1], coefs[1])) < 1e-6
+    check_gradient(lambda: run()[1], coefs[1], cg[1], rtol=1e-6)
     monkeypatch.setattr(_winograd, "MIN_MAP_PRODUCT", 10**9)  # im2col everywhere
     ref_cache, ref_loss, (rcg, rig), ref_proba = run()
     assert ref_cache.patches[1] is not None
@@ -327,8 +330,8 @@ def test_frozen_and_hidden_penalty_paths_through_a_winograd_layer():
         ig2 = [None if i is None else i.copy() for i in ig]
         conv_net_backward_hidden(coefs, cache, penalty, "relu", cg2, ig2)
     assert cg[0] is None
-    assert rel_err(cg2[1], numeric_grad(loss, coefs[1])) < 1e-6
-    assert rel_err(ig2[1], numeric_grad(loss, intercepts[1])) < 1e-6
+    check_gradient(loss, coefs[1], cg2[1], rtol=1e-6)
+    check_gradient(loss, intercepts[1], ig2[1], rtol=1e-6)
 
 
 def test_empty_batches():

@@ -19,8 +19,8 @@ network on all labels gathered so far.
 # %%
 # Settings
 # --------
-# ``SKALLTRANSFER_DOCS_QUICK=1`` shrinks the network, the pool and the
-# number of rounds and repetitions.
+# ``SKALLTRANSFER_DOCS_QUICK=1`` shrinks the network, its source data, the pool
+# and the number of rounds and repetitions.
 import os
 import warnings
 
@@ -46,11 +46,12 @@ warnings.simplefilter("ignore", ConvergenceWarning)
 
 if QUICK:
     source_params = {
-        "hidden_layer_sizes": (128, 64),
-        "pretrain_max_iter": 2,
-        "max_iter": 10,
+        "hidden_layer_sizes": (64, 32),
+        "pretrain_max_iter": 1,
+        "max_iter": 5,
     }
-    n_pool_per_class, n_rounds, n_repeats, epochs = 100, 4, 1, 20
+    n_pool_per_class, n_rounds, n_repeats, epochs = 50, 3, 1, 10
+    source_rows = slice(None, None, 5)  # 1,000 of the 5,000 digits
 else:
     source_params = {
         "hidden_layer_sizes": (500, 500),
@@ -58,6 +59,7 @@ else:
         "max_iter": 40,
     }
     n_pool_per_class, n_rounds, n_repeats, epochs = 300, 8, 3, 50
+    source_rows = slice(None)
 batch_size = 10
 
 # %%
@@ -67,6 +69,7 @@ batch_size = 10
 # labels the annotator would give. The validation images only measure the
 # learning curve; they are never used for training or selection.
 X_source, y_source = load_mnist()
+X_source, y_source = X_source[source_rows], y_source[source_rows]
 source = StackedAutoencoderClassifier(**source_params, random_state=0)
 source.fit(X_source, y_source)
 

@@ -5,8 +5,8 @@ A convolutional source, transferred whole
 
 Fully-connected sources learnt from 5,000 digits carry little to other
 images: on the development tasks their transfer ties a linear SVM on raw
-pixels. A convolutional source learns local stroke and edge detectors that
-do carry over. This example
+pixels (:ref:`bench-development`). A convolutional source learns local
+stroke and edge detectors that do carry over. This example
 
 A. trains :class:`~skalltransfer.ConvAutoencoderClassifier` (stacked
    convolutional denoising autoencoders, Masci et al. 2011, then dense layers
@@ -23,9 +23,9 @@ C. compares it, by cross-validation on the same few dozen images, with the
 # Settings
 # --------
 # ``SKALLTRANSFER_DOCS_QUICK=1`` (set when the documentation is built in CI)
-# trains a small network for two epochs on half of the digits, so that the
-# example runs in seconds; the numbers printed are then only indicative. The
-# full settings are the defaults (about 35 s on 2 cores).
+# trains a small network for three epochs on a fifth of the digits, so that
+# the example runs in seconds; the numbers printed are then only indicative. The
+# full settings are the defaults (under a minute on 2 cores).
 import os
 import warnings
 
@@ -37,8 +37,8 @@ from sklearn.svm import LinearSVC
 from skalltransfer import (
     AllTransferClassifier,
     ConvAutoencoderClassifier,
+    FilterDisplay,
     RelationDisplay,
-    plot_filters,
 )
 from skalltransfer.datasets import (
     load_fashion_mnist_subset,
@@ -56,10 +56,10 @@ if QUICK:
         conv_layers=((8, 5), (16, 5)),
         hidden_layer_sizes=(64,),
         pretrain_max_iter=1,
-        max_iter=2,
+        max_iter=3,
     )
-    X_source, y_source = X_source[::2], y_source[::2]  # the subset is sorted
-    finetune_epochs = 20
+    X_source, y_source = X_source[::5], y_source[::5]  # the subset is sorted
+    finetune_epochs = 10
 else:
     source_params = {}  # the defaults: conv 5x5x32 -> pool -> 5x5x64 -> pool
     finetune_epochs = 100
@@ -79,7 +79,7 @@ print("weight layers (conv and dense):", [W.shape for W in source.coefs_])
 # %%
 # The first layer's kernels: each column of ``coefs_[0]`` is one 5 x 5
 # kernel, drawn as a tile.
-display = plot_filters(source, n_filters=None, figsize=(4, 4))
+display = FilterDisplay.from_estimator(source, n_filters=None, figsize=(4, 4))
 display.ax_.set_title("First-layer 5 x 5 kernels")
 
 # %%
@@ -122,5 +122,5 @@ for label, estimator in candidates.items():
 # %%
 # Cross-validation on 40 images is noisy; the development benchmark
 # (``benchmarks/bench_alltransfer.py``, six tasks x 3 draws, the full test
-# split) measures the same comparison, see the user guide.
+# split) measures the same comparison: see :ref:`bench-conv`.
 plt.show()

@@ -19,7 +19,8 @@ by every fold: it is never refitted nor modified.
 # %%
 # Settings
 # --------
-# ``SKALLTRANSFER_DOCS_QUICK=1`` shrinks the networks, epochs and folds.
+# ``SKALLTRANSFER_DOCS_QUICK=1`` shrinks the networks, their source data,
+# the epochs and the folds.
 import os
 import warnings
 
@@ -29,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.svm import LinearSVC
 
-from skalltransfer import AllTransferClassifier, MPDBMClassifier, plot_filters
+from skalltransfer import AllTransferClassifier, FilterDisplay, MPDBMClassifier
 from skalltransfer.datasets import (
     load_fashion_mnist_subset,
     load_mnist,
@@ -40,10 +41,17 @@ QUICK = os.environ.get("SKALLTRANSFER_DOCS_QUICK", "0") not in ("", "0")
 warnings.simplefilter("ignore", ConvergenceWarning)
 
 if QUICK:
-    source_params = {"hidden_layer_sizes": (200, 200), "max_iter": 4}
-    epochs, n_repeats = 20, 1
+    source_params = {
+        "hidden_layer_sizes": (64, 64),
+        "n_mean_field_iter": 5,
+        "max_iter": 1,
+        "discriminative_max_iter": 30,
+    }
+    source_rows = slice(None, None, 5)  # 1,000 of the 5,000 digits
+    epochs, n_repeats = 10, 1
 else:
     source_params = {"hidden_layer_sizes": (500, 500), "max_iter": 20}
+    source_rows = slice(None)
     epochs, n_repeats = 40, 2
 
 # %%
@@ -53,6 +61,7 @@ else:
 # target task is two Fashion-MNIST classes with 30 images each: T-shirt/top
 # against Shirt, a hard pair.
 X_source, y_source = load_mnist()
+X_source, y_source = X_source[source_rows], y_source[source_rows]
 source = MPDBMClassifier(**source_params, random_state=0).fit(X_source, y_source)
 
 X, y = load_fashion_mnist_subset()
@@ -115,6 +124,6 @@ fitted = {
 }
 fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
 for ax, (name, model) in zip(axes, fitted.items()):
-    plot_filters(model, n_filters=36, ax=ax)
+    FilterDisplay.from_estimator(model, n_filters=36, ax=ax)
     ax.set_title(name.replace("\n", " "))
 fig.tight_layout()

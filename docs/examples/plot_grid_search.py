@@ -14,7 +14,8 @@ values of :math:`T` use it.
 # %%
 # Settings
 # --------
-# ``SKALLTRANSFER_DOCS_QUICK=1`` shrinks the networks and epochs.
+# ``SKALLTRANSFER_DOCS_QUICK=1`` shrinks the networks, their source data and
+# the epochs.
 import os
 import shutil
 import tempfile
@@ -30,7 +31,7 @@ from skalltransfer import (
     AllTransferClassifier,
     SourceData,
     StackedAutoencoderClassifier,
-    clear_source_cache,
+    clear_cache,
 )
 from skalltransfer.datasets import (
     load_fashion_mnist_subset,
@@ -42,12 +43,14 @@ QUICK = os.environ.get("SKALLTRANSFER_DOCS_QUICK", "0") not in ("", "0")
 warnings.simplefilter("ignore", ConvergenceWarning)
 
 if QUICK:
-    architectures = [(64,), (128, 64)]
-    source_params = {"pretrain_max_iter": 2, "max_iter": 10}
-    epochs = 30
+    architectures = [(32,), (64, 32)]
+    source_params = {"pretrain_max_iter": 1, "max_iter": 5}
+    source_rows = slice(None, None, 5)  # 1,000 of the 5,000 digits
+    epochs = 10
 else:
     architectures = [(500,), (500, 50), (500, 500)]
     source_params = {"pretrain_max_iter": 10, "max_iter": 40}
+    source_rows = slice(None)
     epochs = 100
 
 # %%
@@ -58,11 +61,12 @@ else:
 # exceed the number of weight layers of the smallest architecture, here 2
 # for a single hidden layer; ``"all"`` adapts to each.
 X_source, y_source = load_mnist()
+X_source, y_source = X_source[source_rows], y_source[source_rows]
 X, y = load_fashion_mnist_subset()
 X_target, y_target = make_target_task(X, y, [5, 7], n_per_class=30, random_state=0)
 
 cache_dir = tempfile.mkdtemp(prefix="skalltransfer-sources-")
-clear_source_cache()  # start from an empty in-process cache, for the count
+clear_cache(cache_dir)  # start from empty caches, for the count
 
 clf = AllTransferClassifier(
     StackedAutoencoderClassifier(**source_params, random_state=0),

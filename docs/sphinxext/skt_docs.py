@@ -19,8 +19,18 @@ from pathlib import Path
 
 DOCS_DIR = Path(__file__).resolve().parent.parent
 
-#: Modules whose ``__all__`` must be covered by ``api.rst``.
-PUBLIC_MODULES = ("skalltransfer", "skalltransfer.datasets", "skalltransfer.active")
+#: Modules whose ``__all__`` must be covered by ``api.rst``. The namespaces
+#: ``sources``, ``transfer``, ``metrics`` and ``plotting`` re-export objects of
+#: the top level; such a name is covered by the entry of the same object.
+PUBLIC_MODULES = (
+    "skalltransfer",
+    "skalltransfer.sources",
+    "skalltransfer.transfer",
+    "skalltransfer.metrics",
+    "skalltransfer.plotting",
+    "skalltransfer.datasets",
+    "skalltransfer.active",
+)
 
 #: Public names that are not documented by an autosummary entry.
 NOT_DOCUMENTED = {"__version__"}
@@ -28,10 +38,12 @@ NOT_DOCUMENTED = {"__version__"}
 #: Gallery examples in reading order; files not listed come last, by name.
 EXAMPLE_ORDER = (
     "plot_relation.py",
+    "plot_conv_source.py",
     "plot_schemes.py",
     "plot_cross_val_score.py",
     "plot_grid_search.py",
     "plot_image_folder.py",
+    "plot_mmd_finetuning.py",
     "plot_active_learning.py",
 )
 
@@ -101,9 +113,34 @@ def public_names(modules=PUBLIC_MODULES):
     return names
 
 
+def _resolve(qualified_name):
+    """The object a fully qualified name refers to, or None if it does not
+    import."""
+    module_name, _, name = qualified_name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return None
+
+
 def missing_api_entries(path=DOCS_DIR / "api.rst", modules=PUBLIC_MODULES):
-    """Sorted public names that ``api.rst`` does not list."""
-    return sorted(public_names(modules) - api_entries(path))
+    """Sorted public names that ``api.rst`` does not list.
+
+    A name that ``api.rst`` does not list itself is covered when it is the
+    same object as a listed one: ``skalltransfer.sources.MPDBMClassifier``
+    by the entry of ``skalltransfer.MPDBMClassifier``.
+    """
+    listed = api_entries(path)
+    documented = set()
+    for name in listed:
+        obj = _resolve(name)
+        if obj is not None:
+            documented.add(id(obj))
+    return sorted(
+        name
+        for name in public_names(modules) - listed
+        if _resolve(name) is None or id(_resolve(name)) not in documented
+    )
 
 
 def _check_api(app):

@@ -47,21 +47,6 @@ def log_softmax(Z):
     return shifted
 
 
-def softplus(Z):
-    """``log(1 + exp(Z))`` as a new array, without overflow for large ``|Z|``."""
-    return np.logaddexp(np.zeros((), dtype=Z.dtype), Z)
-
-
-def logistic(Z):
-    """Logistic sigmoid of ``Z`` as a new array."""
-    return inplace_logistic(np.array(Z, copy=True))
-
-
-def softmax(Z):
-    """Row-wise softmax of ``Z`` as a new array."""
-    return inplace_softmax(np.array(Z, copy=True))
-
-
 # Derivatives are written in terms of the activation's *output* A and multiply
 # the incoming gradient ``delta`` in place, as scikit-learn's MLP does.
 def inplace_logistic_derivative(A, delta):

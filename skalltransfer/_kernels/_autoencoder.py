@@ -9,8 +9,8 @@ part.
 
 import numpy as np
 
-from ._activations import inplace_logistic
-from ._losses import bernoulli_loss_grad
+from skalltransfer._kernels._activations import inplace_logistic
+from skalltransfer._kernels._losses import bernoulli_loss_grad
 
 
 def encode(X, W, b):

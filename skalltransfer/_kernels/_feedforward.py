@@ -6,7 +6,7 @@ the output layer has its own (``"softmax"``, ``"logistic"`` or ``"identity"``).
 
 import numpy as np
 
-from ._activations import ACTIVATIONS, DERIVATIVES, log_softmax
+from skalltransfer._kernels._activations import ACTIVATIONS, DERIVATIVES, log_softmax
 
 
 def forward_pass(

@@ -7,7 +7,7 @@ with no temporaries for the uniform draws.
 
 from numba import njit
 
-from ._rng import next_float32
+from skalltransfer._kernels._rng import next_float32
 
 
 @njit(cache=True)
@@ -65,27 +65,3 @@ def masking_noise(X, corruption, binarize, state, Xb, Xc):
                 x = 1.0 if next_float32(state) < x else 0.0
             Xb[i, j] = x
             Xc[i, j] = 0.0 if next_float32(state) < corruption else x
-
-
-@njit(cache=True)
-def random_shifts(X, height, width, channels, max_shift, state, out):
-    """Write each row of ``X`` (a flattened ``(height, width, channels)``
-    image) into ``out``, shifted by random integers ``dy, dx`` in
-    ``[-max_shift, max_shift]``; zeros enter at the border."""
-    n = X.shape[0]
-    span = 2 * max_shift + 1
-    for i in range(n):
-        dy = min(int(next_float32(state) * span), span - 1) - max_shift
-        dx = min(int(next_float32(state) * span), span - 1) - max_shift
-        for y in range(height):
-            sy = y - dy
-            for x in range(width):
-                sx = x - dx
-                o = (y * width + x) * channels
-                if 0 <= sy < height and 0 <= sx < width:
-                    s = (sy * width + sx) * channels
-                    for c in range(channels):
-                        out[i, o + c] = X[i, s + c]
-                else:
-                    for c in range(channels):
-                        out[i, o + c] = 0.0

@@ -22,8 +22,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._activations import inplace_logistic, inplace_softmax, log_softmax
-from ._losses import masked_bernoulli_loss_grad
+from skalltransfer._kernels._activations import (
+    inplace_logistic,
+    inplace_softmax,
+    log_softmax,
+)
+from skalltransfer._kernels._losses import masked_bernoulli_loss_grad
 
 # Operation kinds in a schedule.
 _HIDDEN, _LABEL, _VISIBLE = 0, 1, 2

@@ -125,18 +125,6 @@ def _as_pair(Hs, Ht):
 
 
 # -- quadratic-time unbiased estimator -------------------------------------------------
-def mmd2_quadratic(Hs, Ht, gammas, beta=None):
-    r"""Unbiased (U-statistic) MK-MMD² of samples Hs (m, d) and Ht (n, d).
-
-    .. math::
-        \frac{1}{m(m-1)}\sum_{i \ne j} k(s_i, s_j)
-        + \frac{1}{n(n-1)}\sum_{i \ne j} k(t_i, t_j)
-        - \frac{2}{mn}\sum_{i, j} k(s_i, t_j)
-
-    Needs m, n >= 2. Returns a scalar of the input dtype (it can be slightly
-    negative: the estimator is unbiased, not non-negative).
-    """
-    return mmd2_quadratic_grad(Hs, Ht, gammas, beta, grad=False)[0]
 
 
 def mmd2_quadratic_grad(Hs, Ht, gammas, beta=None, grad=True):
@@ -177,23 +165,6 @@ def mmd2_quadratic_grad(Hs, Ht, gammas, beta=None, grad=True):
 def _row_sq_dist(A, B):
     diff = A - B
     return np.einsum("ij,ij->i", diff, diff), diff
-
-
-def mmd2_linear(Hs, Ht, gammas, beta=None):
-    r"""Linear-time unbiased MK-MMD² over quad-tuples (DAN, eq. 5).
-
-    With :math:`z_i = (s_{2i-1}, s_{2i}, t_{2i-1}, t_{2i})`,
-
-    .. math::
-        g(z_i) = k(s_{2i-1}, s_{2i}) + k(t_{2i-1}, t_{2i})
-        - k(s_{2i-1}, t_{2i}) - k(s_{2i}, t_{2i-1})
-
-    and the estimate is the mean of :math:`g` over the
-    ``min(m, n) // 2`` tuples formed from the rows in the given order (the
-    remaining rows are unused: shuffle first for a random pairing). Averaged
-    over random row orders it equals :func:`mmd2_quadratic`.
-    """
-    return mmd2_linear_grad(Hs, Ht, gammas, beta, grad=False)[0]
 
 
 def mmd2_linear_grad(Hs, Ht, gammas, beta=None, grad=True):
@@ -242,7 +213,9 @@ def mk_mmd2(
     beta=None,
     return_grad=False,
 ):
-    """Multi-kernel MMD² between two samples (the DAN recipe).
+    """Multi-kernel MMD² between two samples (the DAN recipe), and optionally
+    its gradients (:func:`skalltransfer.metrics.multi_kernel_mmd2` is the
+    public, value-only form).
 
     The squared maximum mean discrepancy of a family of ``n_kernels``
     Gaussian kernels whose bandwidths are ``kernel_mul`` apart around a base
@@ -277,16 +250,6 @@ def mk_mmd2(
         The estimate of MK-MMD².
     grad_s, grad_t : ndarray
         Only with ``return_grad=True``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skalltransfer import mk_mmd2
-    >>> rng = np.random.RandomState(0)
-    >>> same = mk_mmd2(rng.normal(size=(200, 2)), rng.normal(size=(200, 2)))
-    >>> shifted = mk_mmd2(rng.normal(size=(200, 2)), rng.normal(1, size=(200, 2)))
-    >>> bool(abs(same) < 0.02 < shifted)
-    True
     """
     Hs, Ht = _as_pair(Hs, Ht)
     gammas = mk_bandwidths(Hs, Ht, n_kernels, kernel_mul, bandwidth)
@@ -328,31 +291,6 @@ def _removed_mmd2(C, A, B, a, b, k_diag, m, n):
     return (
         C / m**2 + (A - 2.0 * a + k_diag) / (n - 1) ** 2 - 2.0 * (B - b) / (m * (n - 1))
     )
-
-
-def mmd2_leave_one_out(Hs, Ht, gammas, beta=None, chunk_size=512):
-    """Biased MK-MMD² of (S, T) and of (S, T without t_i) for every i.
-
-    Closed form in O(mn + n^2) for all i at once (never building an n x n
-    matrix larger than ``chunk_size`` rows): with ``C = sum K_SS``,
-    ``A = sum K_TT``, ``B = sum K_ST``, ``a_i = sum_t K(t_i, t)`` and
-    ``b_i = sum_s K(s, t_i)``,
-    ``MMD²(S, T \\ {i}) = C/m² + (A - 2 a_i + K_ii)/(n-1)² - 2 (B - b_i)/(m (n-1))``.
-
-    Returns ``(mmd2, loo)`` with ``loo`` of shape (n,), in float64.
-    """
-    Hs = np.asarray(Hs, dtype=np.float64)
-    Ht = np.asarray(Ht, dtype=np.float64)
-    m, n = Hs.shape[0], Ht.shape[0]
-    if n < 2 or m < 1:
-        raise ValueError(
-            f"Leave-one-out MMD needs m >= 1 and n >= 2 samples, got {m} and {n}."
-        )
-    C, a, b = _kernel_sums(Hs, Ht, gammas, beta, chunk_size)
-    A, B = float(a.sum()), float(b.sum())
-    k_diag = np.full(n, float(np.sum(_check_weights(gammas, beta)[1])))
-    full = C / m**2 + A / n**2 - 2.0 * B / (m * n)
-    return full, _removed_mmd2(C, A, B, a, b, k_diag, m, n)
 
 
 def greedy_mmd_removal(

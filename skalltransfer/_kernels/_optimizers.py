@@ -7,10 +7,10 @@ A ``None`` gradient leaves that parameter untouched (a frozen layer).
 
 The element-wise updates avoid NumPy's temporaries: a momentum or Adam step
 written as array expressions makes several passes over every parameter array
-and allocates as many, and at batch size 32 those memory passes took a
-quarter of a 784-500-500-10 epoch. SGD is one fused Numba loop; Adam fuses
-its moment updates and leaves the square root and division to NumPy's SIMD
-loops on a reused buffer.
+and allocates as many, and at small batch sizes those memory passes take a
+sizeable share of an epoch (see :ref:`benchmarks`). SGD is one fused Numba
+loop; Adam fuses its moment updates and leaves the square root and division
+to NumPy's SIMD loops on a reused buffer.
 """
 
 import numpy as np

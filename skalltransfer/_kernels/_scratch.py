@@ -5,7 +5,7 @@ import numpy as np
 
 # The kernels index flat views with unsigned integers: Numba then drops the
 # negative-index wraparound test, and LLVM vectorises the contiguous runs
-# (ten times faster than 4-D signed indexing for 32 channels). Every term of
+# (much faster than 4-D signed indexing). Every term of
 # an index must be one: a signed and an unsigned integer make a float64 in
 # Numba, and LLVM then vectorises nothing.
 UINT = np.uint64

@@ -49,7 +49,8 @@ def single_threaded_blas():
     A network that runs its layers on its own threads holds BLAS at one
     thread meanwhile, as scikit-learn's KMeans does around its OpenMP loop:
     OpenBLAS's idle workers spin for a while after each multi-threaded
-    product, and on 2 cores they took the core the second thread needed.
+    product, and on a machine with few cores they take the cores the
+    network's own threads need.
     The limit is process-wide. Holds from several threads nest: the first
     sets it, the last restores the limits the first found.
     """

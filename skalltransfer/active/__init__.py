@@ -8,10 +8,10 @@ label-and-fine-tune loop around any classifier, e.g.
 :class:`~skalltransfer.AllTransferClassifier`.
 """
 
-from ._aift import AIFTSampling, aift_scores, random_shift_augment
-from ._coreset import MMDCoreSetSampling, k_center_greedy
-from ._learner import ActiveTransferLearner
-from ._strategies import (
+from skalltransfer.active._aift import AIFTSampling, aift_scores, random_shift_augment
+from skalltransfer.active._coreset import MMDCoreSetSampling, k_center_greedy
+from skalltransfer.active._learner import ActiveTransferLearner
+from skalltransfer.active._strategies import (
     EntropySampling,
     QueryStrategy,
     RandomSampling,

@@ -6,7 +6,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._strategies import QueryStrategy, top_batch
+from skalltransfer._core._images import square_image_shape
+from skalltransfer._kernels._shifts import shift_images
+from skalltransfer.active._strategies import QueryStrategy, top_batch
 
 # MATLAB's ``eps`` (= float64 machine epsilon): the official demo adds it
 # inside every log, which makes p in {0, 1} give large but finite diversities.
@@ -125,17 +127,21 @@ def random_shift_augment(X, n_augment, rng, *, max_shift=2):
     Parameters
     ----------
     X : ndarray of shape (n_samples, side * side)
+        Flattened square one-channel images.
     n_augment : int
-    rng : RandomState
+        Number of shifted copies of each image.
+    rng : numpy.random.RandomState or numpy.random.Generator
+        Source of the shifts.
     max_shift : int, default=2
+        Largest shift, in pixels, along each axis.
 
     Returns
     -------
     patches : ndarray of shape (n_samples, n_augment, side * side)
     """
     n, d = X.shape
-    side = int(round(np.sqrt(d)))
-    if side * side != d:
+    shape = square_image_shape(d)
+    if shape is None:
         raise ValueError(
             f"The default augment shifts square images, but X has {d} features "
             "(not a square number); pass augment=callable(X, n_augment, rng) "
@@ -143,18 +149,10 @@ def random_shift_augment(X, n_augment, rng, *, max_shift=2):
         )
     s = int(max_shift)
     draw = rng.integers if hasattr(rng, "integers") else rng.randint
-    shifts = draw(-s, s + 1, size=(n, n_augment, 2))
-    images = X.reshape(n, side, side)
-    padded = np.pad(images, ((0, 0), (s, s), (s, s)))
-    out = np.empty((n, n_augment, side, side), dtype=X.dtype)
-    for dy in range(-s, s + 1):
-        for dx in range(-s, s + 1):
-            rows, cols = np.nonzero((shifts[..., 0] == dy) & (shifts[..., 1] == dx))
-            if rows.size:
-                # out[y, x] = image[y - dy, x - dx], zero outside the image.
-                out[rows, cols] = padded[
-                    rows, s - dy : s - dy + side, s - dx : s - dx + side
-                ]
+    shifts = draw(-s, s + 1, size=(n, n_augment, 2)).reshape(-1, 2)
+    copies = np.ascontiguousarray(np.repeat(X, n_augment, axis=0))
+    out = np.empty_like(copies)
+    shift_images(copies, shifts[:, 0], shifts[:, 1], *shape, out)
     return out.reshape(n, n_augment, d)
 
 

@@ -8,8 +8,12 @@ from numba import njit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
-from .._kernels._mmd import base_bandwidth, greedy_mmd_removal, kernel_bandwidths
-from ._strategies import QueryStrategy
+from skalltransfer._kernels._mmd import (
+    base_bandwidth,
+    greedy_mmd_removal,
+    kernel_bandwidths,
+)
+from skalltransfer.active._strategies import QueryStrategy
 
 
 # -- k-center greedy -------------------------------------------------------------------
@@ -68,10 +72,31 @@ def k_center_greedy(candidates, n_picks, centers=None, first=0):
     radius (Gonzalez 1985). ``centers`` (the labelled samples' embeddings)
     are the initial centres; with none, the first pick is ``first``.
 
-    Returns ``(picks, distances, trace)``: indices into ``candidates``, every
-    candidate's final distance to its nearest centre (the covering radius is
-    their max), and the distances each step maximised, of shape
-    (n_picks, n_candidates) with NaN for candidates already chosen.
+    Parameters
+    ----------
+    candidates : array-like of shape (n_candidates, n_features)
+        Embeddings of the samples to choose from.
+    n_picks : int
+        Number of candidates to pick (at most ``n_candidates``).
+    centers : array-like of shape (n_centers, n_features) or None, \
+            default=None
+        Initial centres, e.g. the embeddings of the labelled samples. None
+        (or no rows) starts from no centre.
+    first : int, default=0
+        Index of the first pick when there is no initial centre (ignored
+        otherwise).
+
+    Returns
+    -------
+    picks : ndarray of shape (n_picks,)
+        Indices into ``candidates``, in the order picked (ties go to the
+        lowest index).
+    distances : ndarray of shape (n_candidates,)
+        Every candidate's final distance to its nearest centre (the
+        covering radius is their max).
+    trace : ndarray of shape (n_picks, n_candidates)
+        The distances each step maximised, NaN for candidates already
+        chosen.
     """
     candidates = np.asarray(candidates)
     if centers is None:
@@ -139,7 +164,12 @@ class MMDCoreSetSampling(QueryStrategy):
         Number of Gaussian kernels (equal weights), bandwidths
         ``base * kernel_mul ** (u - n_kernels // 2)``.
     kernel_mul : float, default=2.0
+        Ratio between the bandwidths of consecutive kernels (used when
+        ``n_kernels > 1``).
     combine : {"two_stage", "weighted"}, default="two_stage"
+        How the two criteria make a batch: ``"two_stage"`` shortlists by
+        MMD drop, then picks by k-center; ``"weighted"`` maximises a
+        weighted sum of both (see above).
     shortlist_factor : int, default=3
         Shortlist size, in batches (``"two_stage"``).
     weight : float in [0, 1], default=0.5

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._strategies import is_unlabeled
+from skalltransfer.active._strategies import is_unlabeled
 
 
 def _estimator_has(attr):

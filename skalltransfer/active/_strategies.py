@@ -30,6 +30,18 @@ def is_unlabeled(y, missing_label=np.nan):
     NaN matches NaN (in float and object arrays), None matches None, and any
     other value matches by equality; an array whose dtype cannot hold
     ``missing_label`` (an int array and NaN, say) has no missing entries.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels, with ``missing_label`` marking the unlabelled samples.
+    missing_label : scalar, str, None or NaN, default=np.nan
+        The value that marks an unlabelled sample.
+
+    Returns
+    -------
+    mask : ndarray of shape (n_samples,), dtype=bool
+        True where the sample is unlabelled.
     """
     y = np.asarray(y)
     if y.dtype.kind == "O":

@@ -15,11 +15,15 @@ images scaled to [0, 1] and flattened to ``(n_samples, n_pixels)``.
 :func:`make_target_task` draws a small class-balanced target task.
 """
 
-from ._idx import load_idx
-from ._images import load_image_folder, load_images
-from ._medmnist import load_medmnist
-from ._mnist import load_fashion_mnist, load_fashion_mnist_subset, load_mnist
-from ._target import make_target_task
+from skalltransfer.datasets._idx import load_idx
+from skalltransfer.datasets._images import load_image_folder, load_images
+from skalltransfer.datasets._medmnist import load_medmnist
+from skalltransfer.datasets._mnist import (
+    load_fashion_mnist,
+    load_fashion_mnist_subset,
+    load_mnist,
+)
+from skalltransfer.datasets._target import make_target_task
 
 __all__ = [
     "load_fashion_mnist",

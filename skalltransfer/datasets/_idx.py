@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from ._base import _fspath, _to_float01
+from skalltransfer.datasets._base import _fspath, _to_float01
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

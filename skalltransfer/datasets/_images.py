@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from ._base import _check_size, _fspath
+from skalltransfer.datasets._base import _check_size, _fspath
 
 DEFAULT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 

@@ -6,8 +6,8 @@ import zlib
 
 import numpy as np
 
-from ._base import _check_size, _check_split, _fspath
-from ._images import _resize_gray
+from skalltransfer.datasets._base import _check_size, _check_split, _fspath
+from skalltransfer.datasets._images import _resize_gray
 
 _SPLITS = ("train", "val", "test")
 # Images are converted in chunks to bound the temporary memory.

@@ -4,14 +4,14 @@ import os
 
 import numpy as np
 
-from ._base import (
+from skalltransfer.datasets._base import (
     _check_split,
     _fspath,
     _image_bunch,
     _load_bundled,
     _to_float01,
 )
-from ._idx import load_idx
+from skalltransfer.datasets._idx import load_idx
 
 DEFAULT_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 

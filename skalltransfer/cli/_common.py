@@ -1,0 +1,251 @@
+"""What every subcommand shares: argument types, errors, tables, progress."""
+
+import argparse
+import importlib.util
+import os
+import sys
+import tempfile
+import textwrap
+from contextlib import contextmanager
+
+import numpy as np
+
+from skalltransfer._core._images import square_image_shape
+
+EXIT_USAGE = 2
+
+
+SOURCE_MODELS = ("conv", "mpdbm", "sae")
+
+
+SECURITY_NOTE = textwrap.fill(
+    "Security: a .skops model or source loads without running code; a .joblib "
+    "file is a pickle, which runs code when it is loaded: load only files you "
+    "trust (a notice is printed first). The source cache holds plain arrays and "
+    "JSON, never pickles.",
+    width=78,
+)
+
+
+class CommandError(Exception):
+    """A problem with the user's input, reported without a traceback."""
+
+
+@contextmanager
+def reported(*kinds, context=None):
+    """Turn the expected exceptions ``kinds`` into a CommandError."""
+    try:
+        yield
+    except kinds as exc:
+        # Library messages may span lines; the command prints one line.
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if context:
+            message = f"{context}: {message}"
+        raise CommandError(message) from exc
+
+
+DATA_ERRORS = (OSError, ValueError, ImportError)
+
+
+# -- argument types -------------------------------------------------------------
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def layer_count(text):
+    if text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 'all' or a non-negative integer, got {text!r}"
+        )
+    return value
+
+
+def cv_folds(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0 or value == 1:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (no cross-validation) or at least 2 folds, got {text!r}"
+        )
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def image_size(n_features, size, what):
+    """``(height, width)`` of the images a network with ``n_features`` inputs
+    takes: ``size`` if given (checked), else the square side."""
+    square = square_image_shape(n_features)
+    if size is not None:
+        height, width = size
+        if height * width != n_features:
+            hint = (
+                f" ({square[0]}x{square[1]}); pass --size {square[0]} {square[1]} "
+                "or omit --size"
+                if square
+                else ""
+            )
+            raise CommandError(
+                f"--size {height} {width} gives {height * width} pixels but {what} "
+                f"takes {n_features} inputs{hint}."
+            )
+        return height, width
+    if square is None:
+        raise CommandError(
+            f"{what} takes {n_features} inputs, which is not a square image; "
+            "pass --size HEIGHT WIDTH."
+        )
+    return square[:2]
+
+
+def one_line_doc(func):
+    return func.__doc__.strip().splitlines()[0]
+
+
+def show_progress(args):
+    """Progress bars: on a terminal, unless -q or -v (whose lines would mix),
+    and only with tqdm installed (without it the plain notices are printed)."""
+    if args.quiet or args.verbose or not sys.stderr.isatty():
+        return False
+    return importlib.util.find_spec("tqdm") is not None
+
+
+def epoch_budget(model):
+    """The most training epochs a fit of ``model`` runs (the bar's total):
+    ``max_iter``, plus ``pretrain_max_iter`` per pretrained layer (the conv
+    layers of a convolutional source, the hidden layers of stacked
+    autoencoders) if it has it."""
+    params = model.get_params()
+    if "conv_layers" in params:
+        n_pretrained = len(params["conv_layers"])
+    else:
+        n_pretrained = len(np.atleast_1d(params.get("hidden_layer_sizes", ())))
+    pretrain = int(params.get("pretrain_max_iter", 0))
+    return int(params.get("max_iter", 0)) + pretrain * n_pretrained
+
+
+def epoch_reporter(bar):
+    """A ``progress(epoch, loss)`` callback advancing ``bar`` (None: none)."""
+    if bar is None:
+        return None
+
+    def progress(epoch, loss):
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        bar.update(1)
+
+    return progress
+
+
+def check_out(path):
+    """The absolute ``--out`` path, checked before any training: a known
+    format, an existing directory we can write in."""
+    from skalltransfer._persist import model_format
+
+    out = os.path.abspath(path)
+    if os.path.isdir(out):
+        raise CommandError(f"--out {path} is a directory; pass a file name.")
+    directory = os.path.dirname(out)
+    if not os.path.isdir(directory):
+        raise CommandError(
+            f"--out {path}: the directory '{directory}' does not exist; create it "
+            "first."
+        )
+    with reported(ValueError, context=f"--out {path}"):
+        model_format(out)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".skalltransfer-", dir=directory)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise CommandError(
+            f"--out {path}: cannot write in '{directory}' "
+            f"({exc.strerror or exc}); choose a writable place."
+        ) from None
+    if os.path.exists(out) and not os.access(out, os.W_OK):
+        raise CommandError(f"--out {path}: the file exists and is read-only.")
+    return out
+
+
+def print_table(row_names, col_names, rows, fmt):
+    """A plain-text table, first column left-aligned."""
+    first = max(len(str(n)) for n in row_names)
+    width = max([len(str(n)) for n in col_names] + [len(fmt(v)) for v in rows.flat])
+    print("  " + " " * first + "".join(f"  {str(n):>{width}}" for n in col_names))
+    for name, row in zip(row_names, rows):
+        cells = "".join(f"  {fmt(v):>{width}}" for v in row)
+        print(f"  {str(name):<{first}}{cells}")
+
+
+def load_user_model(path, what):
+    """A fitted model from a ``.skops`` file (no code runs) or, after a
+    one-line notice on stderr, from a file named as a pickle (``.joblib``,
+    ``.pkl``, ``.pickle``); anything else is refused unread."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from skalltransfer._persist import PICKLE_SUFFIXES, is_skops_file, load_model
+
+    if not os.path.isfile(path):
+        raise CommandError(f"{what} {path}: no such file.")
+    is_skops = is_skops_file(path)
+    if is_skops or os.path.splitext(path)[1].lower() not in PICKLE_SUFFIXES:
+        # Only a file named as a pickle is ever unpickled: a pickle renamed
+        # .skops (or anything else) is refused without running it.
+        if not is_skops:
+            raise CommandError(
+                f"{what} {path}: not a .skops model (a skops archive), and only "
+                f"files named {', '.join(PICKLE_SUFFIXES)} are read as pickles. "
+                "Pass a file written by 'skalltransfer fit' (or "
+                "skalltransfer.save_model)."
+            )
+        with reported(ValueError, OSError, context=f"{what} {path}"):
+            model = load_model(path)
+    else:
+        print(
+            f"note: {path} is not a .skops file; loading it as a joblib pickle runs "
+            "code stored in it, so load only files you trust.",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            model = load_model(path, allow_pickle=True)
+        # Unpickling a file that is not a model can raise almost anything.
+        except Exception as exc:
+            raise CommandError(
+                f"{what} {path}: cannot read it as a saved model "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())}). Pass a file "
+                "written by 'skalltransfer fit' (or skalltransfer.save_model)."
+            ) from exc
+    if not hasattr(model, "predict"):
+        raise CommandError(
+            f"{what} {path} holds a {type(model).__name__}, not a fitted model."
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise CommandError(
+            f"{what} {path} holds an unfitted model; fit it first."
+        ) from None
+    return model

@@ -1,0 +1,80 @@
+"""The ``skalltransfer`` command.
+
+Subcommands:
+
+- ``demo``: train the MP-DBM and SAE sources on the bundled MNIST subset;
+- ``fit``: transfer a source network to your own images (one sub-folder per
+  class) and save the fitted model;
+- ``predict``: apply a saved model to new images;
+- ``rank``: rank source networks by their transferability to your images;
+- ``reproduce``: the seed paper's Tables II-V on the bundled data, as a report.
+
+User errors (a missing folder, an unreadable model, ...) are reported as one
+line on stderr with exit status 2, without a traceback.
+
+Models are saved as ``.skops`` (loaded without pickle) or ``.joblib``; a
+joblib file runs code when it is loaded, so it is loaded only after a notice.
+``fit`` shows a progress bar (tqdm, when installed) over the source's
+training epochs and then the cross-validation folds when stderr is a
+terminal.
+"""
+
+import argparse
+import sys
+
+from skalltransfer.cli._common import EXIT_USAGE, CommandError
+from skalltransfer.cli._demo import add_demo_command
+from skalltransfer.cli._fit import add_fit_command
+from skalltransfer.cli._predict import add_predict_command
+from skalltransfer.cli._rank import add_rank_command
+from skalltransfer.cli._reproduce import add_reproduce_command
+
+_COMMANDS = [
+    add_demo_command,
+    add_fit_command,
+    add_rank_command,
+    add_predict_command,
+    add_reproduce_command,
+]
+
+
+def build_parser():
+    """The argument parser of the ``skalltransfer`` command."""
+    parser = argparse.ArgumentParser(
+        prog="skalltransfer",
+        description="Whole-layer transfer learning of deep networks on small datasets.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for add_command in _COMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the ``skalltransfer`` command; return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 for a usage or input error (reported on stderr).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits after --help (0) or a usage error it reported (2).
+        return exc.code if isinstance(exc.code, int) else 0
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

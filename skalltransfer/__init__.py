@@ -22,8 +22,13 @@ Before fine-tuning (:mod:`skalltransfer.metrics`): :func:`transferability`,
 :func:`rank_sources` and :func:`make_transferability_scorer` say whether
 transfer will help, and from which source (LEEP, NCE, LogME, k-NN).
 
+Does transfer help on your images (:mod:`skalltransfer.model_selection`):
+:func:`compare_transfer` cross-validates the transfer, the same network
+from scratch and a linear model on the same folds.
+
 Plots (:mod:`skalltransfer.plotting`): :class:`RelationDisplay` (the
-relation, Fig. 3) and :class:`FilterDisplay` (first-layer weights, Fig. 5).
+relation, Fig. 3), :class:`FilterDisplay` (first-layer weights, Fig. 5) and
+:class:`TransferComparisonDisplay` (the comparison, fold by fold).
 Also :mod:`skalltransfer.datasets` (bundled data and loaders) and
 :mod:`skalltransfer.active` (active fine-tuning). Parallel searches:
 :func:`prefit_sources` warms the source cache. Persistence: :func:`save_model`
@@ -31,6 +36,7 @@ and :func:`load_model` write and read ``.skops`` files, which load without
 pickle. :func:`show_versions` prints what a bug report needs.
 """
 
+from skalltransfer._core._images import ImageConventionWarning
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._deprecated import (
     clear_source_cache,
@@ -50,7 +56,12 @@ from skalltransfer.metrics import (
     rank_sources,
     transferability,
 )
-from skalltransfer.plotting import FilterDisplay, RelationDisplay
+from skalltransfer.model_selection import compare_transfer
+from skalltransfer.plotting import (
+    FilterDisplay,
+    RelationDisplay,
+    TransferComparisonDisplay,
+)
 from skalltransfer.sources import (
     ConvAutoencoderClassifier,
     MPDBMClassifier,
@@ -68,14 +79,17 @@ __all__ = [
     "ConvAutoencoderClassifier",
     "DirectTransferClassifier",
     "FilterDisplay",
+    "ImageConventionWarning",
     "LayerStack",
     "MPDBMClassifier",
     "RelationDisplay",
     "SourceData",
     "SourceFeatures",
     "StackedAutoencoderClassifier",
+    "TransferComparisonDisplay",
     "TruncatedTransferClassifier",
     "clear_cache",
+    "compare_transfer",
     "get_cache_dir",
     "load_model",
     "make_transferability_scorer",

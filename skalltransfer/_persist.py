@@ -27,6 +27,7 @@ import zipfile
 from sklearn.base import BaseEstimator
 
 from skalltransfer._core._families._base import _REGISTRY
+from skalltransfer._core._fitted import check_fitted
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._source_cache._data import SourceData
 from skalltransfer.transfer._base import Plan
@@ -169,7 +170,19 @@ def save_model(model, path):
     path = os.path.abspath(os.fspath(path))
     fmt = model_format(path)
     directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"Cannot save the model to '{path}': the folder '{directory}' does "
+            "not exist. Create it first (os.makedirs) or choose another path."
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise type(exc)(
+            exc.errno,
+            f"Cannot save the model to '{path}': the folder '{directory}' is "
+            f"not writable ({exc.strerror}). Choose a folder you can write to",
+        ) from None
     os.close(fd)
     try:
         if fmt == "skops":
@@ -241,17 +254,19 @@ def load_model(path, *, allow_pickle=False):
         try:
             untrusted = _untrusted(path)
             if not untrusted:
-                return sio.load(path, trusted=trusted_types())
+                model = sio.load(path, trusted=trusted_types())
         except Exception as exc:  # a damaged archive can raise almost anything
             raise ValueError(
                 f"'{path}' is not a readable .skops model ({type(exc).__name__}: "
                 f"{' '.join(str(exc).split())})."
             ) from exc
-        raise ValueError(
-            f"'{path}' holds objects of types {untrusted}, which are neither "
-            "skalltransfer's nor trusted by skops; it was not loaded. If you "
-            "trust the file, load it with skops.io.load(path, trusted=[...])."
-        )
+        if untrusted:
+            raise ValueError(
+                f"'{path}' holds objects of types {untrusted}, which are neither "
+                "skalltransfer's nor trusted by skops; it was not loaded. If you "
+                "trust the file, load it with skops.io.load(path, trusted=[...])."
+            )
+        return _checked(model, path)
     if not allow_pickle:
         raise ValueError(
             f"'{path}' is not a .skops model; if it is a joblib or pickle file, "
@@ -260,4 +275,17 @@ def load_model(path, *, allow_pickle=False):
         )
     import joblib
 
-    return joblib.load(path)
+    return _checked(joblib.load(path), path)
+
+
+def _checked(model, path):
+    """``model`` once every model of this package in it has the fitted
+    state a fit makes (a crafted file must not reach the kernels)."""
+    try:
+        check_fitted(model)
+    except ValueError as exc:
+        raise ValueError(
+            f"'{path}' was not loaded: {exc} Save models with save_model from "
+            "a fit, and load only files you trust."
+        ) from None
+    return model

@@ -270,7 +270,7 @@ def test_fit_from_a_saved_source_model(digits_source, folder, tmp_path):
     assert "Cross-validated accuracy (2-fold" in stdout
     assert joblib.load(out).n_features_in_ == 64
     # predict resizes to the model's 8x8 input.
-    status, stdout, err = _run(["predict", out, folder / "square"])
+    status, stdout, err = _run(["predict", "--allow-pickle", out, folder / "square"])
     assert status == 0, err
     assert len(stdout.strip().splitlines()) == 13
 
@@ -314,7 +314,8 @@ def test_fit_without_matplotlib_saves_no_plot(
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     argv = ["fit", "--target-dir", folder, "--source", digits_source / "source.joblib"]
     status, stdout, err = _run(
-        [*argv, "--cv", "0", "--max-iter", "2", "--out", tmp_path / "m.joblib"]
+        [*argv, "--allow-pickle", "--cv", "0", "--max-iter", "2"]
+        + ["--out", tmp_path / "m.joblib"]
     )
     assert status == 0, err
     assert "matplotlib is not installed" in stdout
@@ -337,23 +338,32 @@ def test_a_skops_model_predicts_without_pickle(fitted, folder, monkeypatch):
     assert len(out.strip().splitlines()) == 13
 
 
-def test_joblib_files_load_after_a_one_line_notice(
+def test_joblib_files_load_with_allow_pickle_after_a_one_line_notice(
     fitted, folder, digits_source, tmp_path
 ):
+    # Without --allow-pickle a pickle is refused unread, naming the flag.
     status, out, err = _run(["predict", fitted["joblib_model"], folder / "disc"])
+    assert status == 2
+    assert "--allow-pickle" in err and "runs code" in err and "note:" not in err
+    status, out, err = _run(
+        ["predict", "--allow-pickle", fitted["joblib_model"], folder / "disc"]
+    )
     assert status == 0, err
     (line,) = err.strip().splitlines()
     assert line.startswith("note: ") and "runs code" in line and "trust" in line
     argv = ["fit", "--target-dir", folder, "--source", digits_source / "source.joblib"]
     status, out, err = _run(
-        [*argv, "--cv", "0", "--max-iter", "2", "--out", tmp_path / "m.skops"]
+        [*argv, "--allow-pickle", "--cv", "0", "--max-iter", "2"]
+        + ["--out", tmp_path / "m.skops"]
     )
     assert status == 0, err
     (line,) = err.strip().splitlines()
     assert "runs code" in line
-    for command in ("fit", "predict"):
+    for command in ("fit", "predict", "rank"):
         status, out, _ = _run([command, "--help"])
-        assert "load only files you trust" in " ".join(out.split())
+        text = " ".join(out.split())
+        assert "load only files you trust" in text or "for files you trust" in text
+        assert "--allow-pickle" in text
 
 
 class _Payload:
@@ -558,8 +568,20 @@ def bad_inputs(tmp_path, folder):
         (["fit", "--target-dir", "{folder}/disc"], "no class sub-folders"),
         (["fit", "--target-dir", "{folder}", "--size", "9", "9"], "--size 9 9"),
         (["fit", "--target-dir", "{folder}", "--source", "{tmp}/x.pt"], "no such file"),
-        (["fit", "--target-dir", "{folder}", "--source", "{tmp}/junk.joblib"], "read"),
-        (["predict", "{tmp}/junk.joblib", "{folder}"], "cannot read it as a saved"),
+        (
+            ["fit", "--target-dir", "{folder}", "--source", "{tmp}/junk.joblib"]
+            + ["--allow-pickle"],
+            "read",
+        ),
+        (
+            ["fit", "--target-dir", "{folder}", "--source", "{tmp}/junk.joblib"],
+            "--allow-pickle",
+        ),
+        (
+            ["predict", "--allow-pickle", "{tmp}/junk.joblib", "{folder}"],
+            "cannot read it as a saved",
+        ),
+        (["predict", "{tmp}/junk.joblib", "{folder}"], "--allow-pickle"),
         (["predict", "{tmp}/missing.joblib", "{folder}"], "no such file"),
         (["predict", "{model}", "{tmp}/nowhere.png"], "No such file"),
         (["predict", "{model}", "{tmp}/empty"], "holds no image"),

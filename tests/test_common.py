@@ -54,12 +54,6 @@ from skalltransfer import (
 # -- expected failures ----------------------------------------------------------------
 # A key is a check's name, or its name with arguments for one variant of it.
 EXPECTED_FAILED_CHECKS = {
-    ConvAutoencoderClassifier: {
-        "check_classifiers_train(readonly_memmap=True, X_dtype='float32')": (
-            "package bug: predict on float32 after a fit on lists (float64) "
-            "raises 'Layer 0 has float64/float64 parameters for float32 input'"
-        ),
-    },
     DirectTransferClassifier: {
         "check_classifiers_classes": (
             "its labels are not source classes, and direct use predicts source classes"

@@ -71,6 +71,7 @@ LAYERS = {
     "skalltransfer._persist": 4,
     "skalltransfer.active": 4,
     "skalltransfer.reproduce": 5,
+    "skalltransfer.model_selection": 5,
     "skalltransfer._show_versions": 5,
     "skalltransfer._deprecated": 5,
     "skalltransfer.cli": 6,

@@ -23,6 +23,7 @@ TINY = Profile(
     ),
     tasks=((1, 3),),
     n_per_class=(5, 10),
+    # Fewer than the 3 draws the command line accepts (--draws), to stay fast.
     n_draws=2,
     updates=10,
 )
@@ -76,8 +77,6 @@ def test_reproduce_writes_report_results_and_figures(tiny_profile, tmp_path, cap
             "--no-progress",
             "--n-per-class",
             "5",
-            "--draws",
-            "1",
         ]
     )
     again = json.loads((out / "results.json").read_text())
@@ -105,7 +104,7 @@ def test_reproduce_on_full_fashion_mnist_with_a_four_class_task(tiny_profile, tm
     out = tmp_path / "report"
     args = ["reproduce", "--out", str(out), "--cache-dir", str(tmp_path / "c")]
     args += ["--no-progress", "--target", "full", "--tasks", "0,1,7,8"]
-    args += ["--n-per-class", "5", "--draws", "1"]
+    args += ["--n-per-class", "5"]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(args) == 0

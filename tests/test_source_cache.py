@@ -408,3 +408,21 @@ def test_concurrent_writers_keep_one_whole_entry(task, tmp_path):
     assert [p.name for p in (tmp_path / "sources").iterdir()] == [key]
     loaded = read_entry(tmp_path, key, StackedAutoencoderClassifier(**SAE_KW))
     assert_same_fit(source, loaded)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        StackedAutoencoderClassifier((8,), pretrain_max_iter=1, max_iter=1),
+        MPDBMClassifier((8,), n_mean_field_iter=2, max_iter=1),
+        MPDBMClassifier((8,), n_mean_field_iter=2, max_iter=1, early_stopping=True),
+        ConvAutoencoderClassifier(((2, 3),), hidden_layer_sizes=(4,), max_iter=1),
+    ],
+)
+def test_the_cache_may_restore_every_attribute_a_fit_sets(task, source):
+    from skalltransfer._source_cache._store import fitted_attribute_names
+
+    Xs, ys, _, _ = task
+    fitted = source.set_params(random_state=0).fit(Xs, ys)
+    made = set(vars(fitted)) - set(fitted.get_params(deep=False))
+    assert made <= fitted_attribute_names(fitted)

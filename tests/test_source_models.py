@@ -184,10 +184,17 @@ def test_early_stopping_restores_best(digits, cls):
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
-def test_convergence_warning_when_budget_runs_out(digits):
+def test_convergence_warning_only_when_early_stopping_did_not_stop(digits):
     X, y = digits
     with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        make(StackedAutoencoderClassifier, max_iter=2, early_stopping=True).fit(
+            X[:100], y[:100]
+        )
+    # A budget of epochs that runs out is the plan: no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
         make(StackedAutoencoderClassifier, max_iter=1).fit(X[:100], y[:100])
+        make(MPDBMClassifier, max_iter=1).fit(X[:100], y[:100])
 
 
 def test_mpdbm_multi_inference_and_col_norm(digits):

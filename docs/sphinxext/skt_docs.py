@@ -20,7 +20,8 @@ from pathlib import Path
 DOCS_DIR = Path(__file__).resolve().parent.parent
 
 #: Modules whose ``__all__`` must be covered by ``api.rst``. The namespaces
-#: ``sources``, ``transfer``, ``metrics`` and ``plotting`` re-export objects of
+#: ``sources``, ``transfer``, ``metrics``, ``plotting`` and ``model_selection``
+#: re-export objects of
 #: the top level; such a name is covered by the entry of the same object.
 PUBLIC_MODULES = (
     "skalltransfer",
@@ -28,6 +29,7 @@ PUBLIC_MODULES = (
     "skalltransfer.transfer",
     "skalltransfer.metrics",
     "skalltransfer.plotting",
+    "skalltransfer.model_selection",
     "skalltransfer.datasets",
     "skalltransfer.active",
 )

@@ -1,6 +1,7 @@
 """The one fit skeleton of every estimator that trains a layer stack:
 :class:`BaseStackClassifier`."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,9 +11,28 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skalltransfer._core._fitted import (
+    check_classes,
+    check_int,
+    check_layer_arrays,
+    check_n_features,
+    check_numbers,
+    check_statistics,
+    checked_layers,
+)
+from skalltransfer._core._images import (
+    ImageConventionWarning,
+    convention_differences,
+    image_statistics,
+)
 from skalltransfer._core._params import weights_params_hash
 from skalltransfer._core._training import TargetRows, run_training
-from skalltransfer._core._validation import batched, check_unit_interval, encode_labels
+from skalltransfer._core._validation import (
+    as_integers,
+    batched,
+    check_unit_interval,
+    encode_labels,
+)
 
 
 def validation_split(n_samples, codes, validation_fraction, rng):
@@ -39,6 +59,16 @@ def mean_log_likelihood(proba, codes):
     early-stopping score of every estimator here)."""
     picked = proba[np.arange(len(codes)), codes]
     return float(np.mean(np.log(np.maximum(picked, 1e-12))))
+
+
+def _plain(value):
+    """``value`` with sequences and NumPy scalars as plain lists and numbers,
+    so that ``(8,)``, ``[8]`` and ``np.array([8])`` compare equal."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -78,6 +108,29 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     # Binary visible units only make sense for inputs in [0, 1].
     _requires_unit_interval = True
 
+    # Parameters that shape the network: warm_start refuses a change of them.
+    _architecture_params = ()
+
+    # The attributes a fit sets (subclasses add theirs): the source cache
+    # restores these and nothing else.
+    _fitted_attributes = (
+        "n_features_in_",
+        "feature_names_in_",
+        "classes_",
+        "coefs_",
+        "intercepts_",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_iter_",
+        "loss_curve_",
+        "validation_scores_",
+        "best_validation_score_",
+        "_fitted_params_hash",
+        "_fitted_architecture",
+        "input_statistics_",
+    )
+
     # -- the fit skeleton -------------------------------------------------------
     def _fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
@@ -85,7 +138,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         warm = self.warm_start and self.__sklearn_is_fitted__()
         if warm:
-            self._check_warm_classes(classes)
+            self._check_warm_start(X, classes)
         network = self._start_fit(X, codes, classes, rng, warm)
         # Prediction state first: early stopping predicts during training.
         self.classes_ = classes
@@ -96,6 +149,12 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.out_activation_ = network.output_activation
         result = self._fit_stochastic(network, X, codes, rng)
         self._store_result(result, warm)
+        self._fitted_architecture = self._architecture()
+        # What the training images looked like: predict warns about images
+        # that look otherwise, a transfer about targets that do.
+        self.input_statistics_ = image_statistics(
+            X, network.family.image_shape(network)
+        )
         self._end_fit(X, codes)
         return self
 
@@ -179,19 +238,50 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _hidden_sizes(self):
         """``hidden_layer_sizes`` as a validated list of ints."""
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or sizes.size == 0 or np.any(sizes < 1):
+        if np.ndim(self.hidden_layer_sizes) > 1:
+            sizes = None
+        else:
+            sizes = as_integers(self.hidden_layer_sizes, "hidden_layer_sizes")
+        if not sizes or min(sizes) < 1:
             raise ValueError(
                 "hidden_layer_sizes must be a non-empty sequence of positive "
                 f"integers, got {self.hidden_layer_sizes!r}."
             )
-        return [int(s) for s in sizes]
+        return sizes
 
-    def _check_warm_classes(self, classes):
+    def _architecture(self):
+        """The parameters that shape the network (``_architecture_params``),
+        as comparable text."""
+        params = self.get_params(deep=False)
+        return {name: repr(_plain(params[name])) for name in self._architecture_params}
+
+    def _check_warm_start(self, X, classes):
+        """Refuse to continue the previous fit on other classes, another
+        input width or a network whose shaping parameters have changed."""
         if not np.array_equal(classes, self.classes_):
             raise ValueError(
                 "warm_start=True needs the same classes as the previous fit: "
                 f"{self.classes_!r} then {classes!r}."
+            )
+        n_inputs = self._layer_stack().layer_sizes[0]
+        if X.shape[1] != n_inputs:
+            raise ValueError(
+                f"warm_start=True continues a network of {n_inputs} inputs, but X "
+                f"has {X.shape[1]} features; set warm_start=False to fit a new "
+                "network."
+            )
+        before = getattr(self, "_fitted_architecture", None) or {}
+        now = self._architecture()
+        changed = [name for name in now if name in before and before[name] != now[name]]
+        if changed:
+            details = ", ".join(
+                f"{name} {before[name]} -> {now[name]}" for name in changed
+            )
+            raise ValueError(
+                f"warm_start=True continues the previous network, but {details} "
+                "changed since it was fitted, so its weights no longer fit; set "
+                "warm_start=False to fit a new network, or restore "
+                f"{' and '.join(changed)}."
             )
 
     def _store_result(self, result, warm):
@@ -214,6 +304,20 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         # n_features_in_ alone is set before fit can fail; the weights are not.
         return hasattr(self, "coefs_")
 
+    def _check_fitted_state(self):
+        """Raise a ValueError naming the attribute if the fitted state is not
+        what a fit makes (a model read from a file or the source cache)."""
+        check_classes(self.classes_)
+        check_layer_arrays(
+            self.coefs_, self.intercepts_, getattr(self, "visible_intercept_", None)
+        )
+        stack = checked_layers(self._layer_stack)
+        check_classes(self.classes_, stack.layer_sizes[-1])
+        check_n_features(stack, self.n_features_in_, "coefs_")
+        check_int(self.n_iter_, "n_iter_")
+        check_numbers(self.loss_curve_, "loss_curve_")
+        check_statistics(getattr(self, "input_statistics_", None))
+
     def _validate_predict_X(self, X):
         check_is_fitted(self)
         X = validate_data(
@@ -221,7 +325,28 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         if self._requires_unit_interval:
             check_unit_interval(X)
-        return X
+        stack = self._layer_stack()
+        self._warn_if_unlike_training(X, stack)
+        # Converted once to the fitted network's dtype, whatever real numbers
+        # were given (the network computes in its own dtype).
+        return np.ascontiguousarray(X, dtype=stack.dtype)
+
+    def _warn_if_unlike_training(self, X, stack):
+        """Warn when the images to predict look unlike the training images
+        (another intensity scaling, background or polarity)."""
+        reference = getattr(self, "input_statistics_", None)
+        differences = convention_differences(
+            reference, image_statistics(X, stack.family.image_shape(stack))
+        )
+        if differences:
+            warnings.warn(
+                f"The {len(X)} image(s) given to {type(self).__name__} look unlike "
+                f"its training images: {'; '.join(differences)}. Predictions on "
+                "them are unreliable: load them the way the training images were "
+                "loaded (the same intensity scaling, inversion and size).",
+                ImageConventionWarning,
+                stacklevel=4,
+            )
 
     def _proba(self, X):
         """Class probabilities of validated rows (one chunk)."""

@@ -128,9 +128,15 @@ class LayerStack:
         return [*self.coefs, *self.intercepts, *extra]
 
     # -- computing (the family does the work) --------------------------------
+    def _own_dtype(self, X):
+        """``X`` as a C-contiguous array of the stack's dtype (copied only if
+        it is not one already): every network computes in its own dtype,
+        whatever real numbers it is given."""
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
     def output_proba(self, X):
         """Output-layer values (probabilities) for the rows of ``X``."""
-        return self.family.output_proba(self, X)
+        return self.family.output_proba(self, self._own_dtype(X))
 
     def hidden_representation(self, X, layer=None):
         """Activations of hidden layer ``layer`` (1-based; default the top one).
@@ -143,14 +149,14 @@ class LayerStack:
         layer = n_hidden if layer is None else layer
         if not 1 <= layer <= n_hidden:
             raise ValueError(f"layer must be in [1, {n_hidden}], got {layer}.")
-        return self.family.hidden(self, X, layer)
+        return self.family.hidden(self, self._own_dtype(X), layer)
 
     def hidden_layers(self, X):
         """Activations of every hidden layer, ``[A_1, ..., A_{L-1}]`` (one
         pass where the family allows)."""
         if self.n_layers == 1:
             raise ValueError("This stack has no hidden layer.")
-        return self.family.hidden_layers(self, X)
+        return self.family.hidden_layers(self, self._own_dtype(X))
 
     # -- edits (each returns a new stack owning fresh arrays) ---------------
     def _with_layers(self, coefs, intercepts, visible_intercept, config=None):

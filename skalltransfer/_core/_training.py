@@ -106,6 +106,24 @@ def training_progress(callback):
         _PROGRESS.reset(token)
 
 
+def _non_finite_loss(name, loss, epoch, n_updates, optimizer):
+    """The message of a loss that is not finite: before any update the cause
+    is the starting point (inputs, weights, scales), not the step size."""
+    if n_updates == 0:
+        return (
+            f"{name}: the loss is {loss} before the first update, so the "
+            "starting point is the cause, not the step size: check that the "
+            "inputs, the class weights and the starting weights (for a "
+            "transfer, output_scale) are finite and of a sensible scale."
+        )
+    hint = " (or use solver='adam')" if isinstance(optimizer, SGDOptimizer) else ""
+    return (
+        f"{name}: the loss became {loss} at epoch {epoch + 1}, after "
+        f"{n_updates} updates: the steps diverged. Lower learning_rate_init"
+        f"{hint}."
+    )
+
+
 def run_training(
     params,
     loss_grad,
@@ -143,11 +161,12 @@ def run_training(
     tol, n_iter_no_change : float, int
         Stop when the monitored quantity has not improved by ``tol`` for
         ``n_iter_no_change`` consecutive epochs; ``n_iter_no_change=None``
-        runs exactly ``max_iter`` epochs (a fixed budget, no convergence
-        warning). The monitored quantity is the
-        validation score when ``validation_score`` is given (higher is better,
-        and the best parameters are restored at the end), the training loss
-        otherwise.
+        runs exactly ``max_iter`` epochs (a fixed budget). The monitored
+        quantity is the validation score when ``validation_score`` is given
+        (higher is better, and the best parameters are restored at the end),
+        the training loss otherwise. A ``ConvergenceWarning`` says that early
+        stopping (a ``validation_score``) ran out of epochs before it
+        stopped; a training loss still falling at ``max_iter`` is the plan.
     validation_score : callable, default=None
         ``validation_score() -> float`` evaluated after each epoch.
     after_update : callable, default=None
@@ -183,6 +202,7 @@ def run_training(
     no_improvement = 0
     converged = False
     epoch = -1
+    n_updates = 0
     for epoch in range(max_iter):
         start = time.perf_counter()
         total, seen = 0.0, 0
@@ -190,10 +210,10 @@ def run_training(
             loss, grads = loss_grad(batch, rng)
             if not np.isfinite(loss):
                 raise FloatingPointError(
-                    f"{name}: the loss became {loss} at epoch {epoch + 1}. "
-                    "Lower learning_rate_init (or use solver='adam')."
+                    _non_finite_loss(name, loss, epoch, n_updates, optimizer)
                 )
             optimizer.update_params(params, grads)
+            n_updates += 1
             if after_update is not None:
                 after_update()
             total += loss * len(batch)
@@ -241,10 +261,19 @@ def run_training(
     if best_params is not None:
         for p, best in zip(params, best_params):
             p[...] = best
-    if not converged and max_iter > 0 and n_iter_no_change is not None:
+    # Only early stopping is a promise to stop before max_iter; a budget of
+    # epochs that runs out is the plan, not a failure.
+    if (
+        not converged
+        and max_iter > 0
+        and n_iter_no_change is not None
+        and validation_score is not None
+    ):
         warnings.warn(
-            f"{name}: maximum iterations ({max_iter}) reached and the optimization "
-            "hasn't converged yet.",
+            f"{name}: maximum iterations ({max_iter}) reached before early "
+            f"stopping: the validation score was still improving by more than "
+            f"tol={tol} within {n_iter_no_change} epochs. Raise max_iter if "
+            "that matters.",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -1,5 +1,7 @@
 """Input checks and batched evaluation shared by every estimator."""
 
+import numbers
+
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -18,7 +20,7 @@ def check_unit_interval(X, what="X"):
         negative = "Negative values in data: " if lo < 0.0 else ""
         raise ValueError(
             f"{negative}{what} must hold values in [0, 1] (binary visible units / "
-            f"pixel intensities), but its values range over [{lo:g}, {hi:g}]. "
+            f"pixel intensities), but its values range over [{lo!r}, {hi!r}]. "
             "Scale it first, e.g. divide 8-bit images by 255 or put "
             "sklearn.preprocessing.MinMaxScaler(clip=True) before this "
             "estimator in a Pipeline."
@@ -67,3 +69,22 @@ def check_source_input(source, stack, X):
         )
     if getattr(source, "_requires_unit_interval", False):
         check_unit_interval(X)
+
+
+def as_integers(values, what):
+    """``values`` (a number or a sequence of numbers) as a list of Python
+    ints; a ValueError naming ``what`` if one is not an integer (a float such
+    as 8.7 is refused, not truncated; 8.0 is accepted as 8)."""
+    items = list(np.atleast_1d(np.asarray(values, dtype=object)).ravel())
+    out = []
+    for item in items:
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            out.append(int(item))
+        elif isinstance(item, numbers.Real) and float(item).is_integer():
+            out.append(int(item))
+        else:
+            raise ValueError(
+                f"{what} must hold integers, got {item!r} in {values!r}; pass "
+                "whole numbers (a fraction is not rounded for you)."
+            )
+    return out

@@ -60,7 +60,16 @@ def cache_location(memory):
             return None
         memory = memory.location
     if isinstance(memory, (str, os.PathLike)):
-        return os.path.abspath(os.fspath(memory))
+        path = os.fspath(memory)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not path.strip():
+            raise ValueError(
+                "source_memory is an empty path; pass a cache directory (e.g. "
+                "skalltransfer.get_cache_dir()) or None for no disk cache."
+            )
+        # "~" means the home directory here too, as in get_cache_dir.
+        return os.path.abspath(os.path.expanduser(path))
     raise TypeError(
         "source_memory must be None, a directory path or a joblib.Memory, "
         f"got {type(memory).__name__}."
@@ -120,6 +129,8 @@ def fit_source_cached(estimator, data, memory=None):
         disk entry was corrupt (discarded with a warning, then replaced); or
         fitted now because the ``random_state`` is not an int.
     """
+    # Checked first, so a bad path is reported whatever is cached in memory.
+    location = cache_location(memory)
     random_state = estimator.get_params().get("random_state", 0)
     if random_state is not None and not isinstance(random_state, numbers.Integral):
         warnings.warn(
@@ -143,7 +154,6 @@ def fit_source_cached(estimator, data, memory=None):
     if key in _MEMORY_CACHE:
         _MEMORY_CACHE.move_to_end(key)
         return _MEMORY_CACHE[key], "memory"
-    location = cache_location(memory)
     status = "fitted"
     if location is not None:
         try:

@@ -90,7 +90,9 @@ class SourceData:
         """Load source data from a ``.npz`` file with arrays ``X`` and ``y``.
 
         The file is read with ``allow_pickle=False``: it never runs code, and
-        object arrays are refused.
+        object arrays are refused. A missing ``path`` raises
+        ``FileNotFoundError``, a folder ``IsADirectoryError``, and a file that
+        is not a readable ``.npz`` a ``ValueError``.
         """
         X, y = read_npz(path, X_key, y_key)
         data = cls.__new__(cls)
@@ -146,7 +148,21 @@ def read_npz(path, X_key="X", y_key="y", key_hint="Pass X_key= and y_key="):
     pickle, with a message of our own for a file that is not a readable
     ``.npz``, lacks a key (ending with ``key_hint``) or holds object arrays."""
     path = os.fspath(path)
-    if not zipfile.is_zipfile(path):
+    # zipfile.is_zipfile is False for a missing file or a folder too: say
+    # what is wrong, not "corrupt".
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"'{path}': no such file; pass the path of a .npz file."
+        )
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"'{path}' is a folder; pass the path of a .npz file in it."
+        )
+    # Opened first so that an unreadable file raises PermissionError, which
+    # is_zipfile would turn into False.
+    with open(path, "rb") as f:
+        is_zip = zipfile.is_zipfile(f)
+    if not is_zip:
         raise ValueError(
             f"'{path}' is not a .npz file (a zip archive written by "
             "numpy.savez); it is corrupt, truncated or of another format."

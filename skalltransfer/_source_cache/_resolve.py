@@ -65,6 +65,12 @@ def usable_fitted_source(source, source_data, origin=None):
         it by an unfitted copy with the same parameters.
     """
     check_source_data(source_data)
+    if isinstance(source, type):
+        raise TypeError(
+            f"source must be an estimator instance, but it is the class "
+            f"{source.__name__} itself; pass an instance: {source.__name__}() "
+            "(fitted, or unfitted with source_data)."
+        )
     if isinstance(source, FrozenEstimator):
         if not _is_fitted(source.estimator):
             raise ValueError(

@@ -34,6 +34,8 @@ import zlib
 import numpy as np
 from sklearn.base import clone
 
+from skalltransfer._core._fitted import check_fitted
+
 FORMAT = 1
 SUBDIR = "sources"
 ENTRY_FILE = "entry.json"
@@ -300,9 +302,38 @@ def read_entry(location, key, estimator):
         zlib.error,
     ) as exc:
         raise CorruptEntryError(f"{type(exc).__name__}: {exc}") from exc
+    unexpected = sorted(set(attributes) - fitted_attribute_names(estimator))
+    if unexpected:
+        raise CorruptEntryError(
+            f"it sets {unexpected}, which are not fitted attributes of a "
+            f"{type(estimator).__name__} (parameters come from the caller)"
+        )
     fitted = clone(estimator)
     vars(fitted).update(attributes)
+    try:
+        check_fitted(fitted)
+    except ValueError as exc:
+        raise CorruptEntryError(str(exc)) from None
     return fitted
+
+
+def fitted_attribute_names(estimator):
+    """The attributes an entry may restore on ``estimator``'s class: those
+    the class declares (``_fitted_attributes``), else scikit-learn's
+    convention (a trailing underscore), minus anything the class defines
+    itself (a method, a property) and the constructor parameters."""
+    cls = type(estimator)
+    declared = getattr(cls, "_fitted_attributes", None)
+    if declared is not None:
+        names = set(declared)
+    else:
+        names = {
+            name
+            for name in vars(estimator)
+            if name.endswith("_") and not name.startswith("__")
+        }
+    params = set(estimator.get_params(deep=False))
+    return {name for name in names if name not in params and not hasattr(cls, name)}
 
 
 def remove_entry(location, key):

@@ -19,10 +19,11 @@ SOURCE_MODELS = ("conv", "mpdbm", "sae")
 
 
 SECURITY_NOTE = textwrap.fill(
-    "Security: a .skops model or source loads without running code; a .joblib "
-    "file is a pickle, which runs code when it is loaded: load only files you "
-    "trust (a notice is printed first). The source cache holds plain arrays and "
-    "JSON, never pickles.",
+    "Security: a .skops model or source loads without running code. A .joblib "
+    "(.pkl, .pickle) file is a pickle, which runs code stored in it when it is "
+    "loaded: it is read only with --allow-pickle, for files you trust (and a "
+    "notice is printed first). The source cache holds plain arrays and JSON, "
+    "never pickles.",
     width=78,
 )
 
@@ -55,6 +56,22 @@ def positive_int(text):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+# The seeds NumPy's RandomState accepts.
+MAX_SEED = 2**32 - 1
+
+
+def seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {MAX_SEED}, got {text!r}"
+        )
     return value
 
 
@@ -94,9 +111,12 @@ def positive_float(text):
     return value
 
 
-def image_size(n_features, size, what):
+def image_size(n_features, size, what, has_size_option=True):
     """``(height, width)`` of the images a network with ``n_features`` inputs
-    takes: ``size`` if given (checked), else the square side."""
+    takes: ``size`` if given (checked), else the square side.
+
+    ``has_size_option=False`` is for a command without ``--size``, whose
+    message for a non-square input must not name it."""
     square = square_image_shape(n_features)
     if size is not None:
         height, width = size
@@ -112,6 +132,14 @@ def image_size(n_features, size, what):
                 f"takes {n_features} inputs{hint}."
             )
         return height, width
+    if square is None and not has_size_option:
+        raise CommandError(
+            f"{what} takes {n_features} inputs, which is not a square image; "
+            "this command needs sources whose input is a square image (it "
+            "reads your images at that size). Score the source in Python "
+            "instead: skalltransfer.rank_sources on images loaded with "
+            "skalltransfer.datasets.load_image_folder(path, size=(HEIGHT, WIDTH))."
+        )
     if square is None:
         raise CommandError(
             f"{what} takes {n_features} inputs, which is not a square image; "
@@ -188,20 +216,61 @@ def check_out(path):
     return out
 
 
+# On Windows the backslash separates folders and no file name holds a
+# control character: paths print as they are there.
+_ESCAPED_BACKSLASH = "\\" if os.sep == "/" else None
+
+
+def escape(text):
+    r"""``text`` on one line, for a printed table.
+
+    A character that does not print (tab, newline, carriage return, other
+    control characters, a byte of a file name that is not valid UTF-8)
+    becomes its Python escape (``\t``, ``\n``, ``\r``, ``\x1b``,
+    ``\udcff``) and, except on Windows, where it separates folders, a
+    backslash becomes ``\\``; every other character is kept.
+    """
+    text = str(text)
+    if text.isprintable() and (_ESCAPED_BACKSLASH is None or "\\" not in text):
+        return text
+    return "".join(
+        "\\\\"
+        if c == _ESCAPED_BACKSLASH
+        else c
+        if c.isprintable()
+        else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+
+
 def print_table(row_names, col_names, rows, fmt):
-    """A plain-text table, first column left-aligned."""
-    first = max(len(str(n)) for n in row_names)
-    width = max([len(str(n)) for n in col_names] + [len(fmt(v)) for v in rows.flat])
-    print("  " + " " * first + "".join(f"  {str(n):>{width}}" for n in col_names))
+    """A plain-text table, first column left-aligned; names escaped."""
+    row_names = [escape(n) for n in row_names]
+    col_names = [escape(n) for n in col_names]
+    first = max(len(n) for n in row_names)
+    width = max([len(n) for n in col_names] + [len(fmt(v)) for v in rows.flat])
+    print("  " + " " * first + "".join(f"  {n:>{width}}" for n in col_names))
     for name, row in zip(row_names, rows):
         cells = "".join(f"  {fmt(v):>{width}}" for v in row)
-        print(f"  {str(name):<{first}}{cells}")
+        print(f"  {name:<{first}}{cells}")
 
 
-def load_user_model(path, what):
-    """A fitted model from a ``.skops`` file (no code runs) or, after a
-    one-line notice on stderr, from a file named as a pickle (``.joblib``,
-    ``.pkl``, ``.pickle``); anything else is refused unread."""
+def add_allow_pickle_argument(parser, what):
+    """The ``--allow-pickle`` flag of a command that reads ``what``."""
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help=f"read {what} saved as a pickle (.joblib, .pkl, .pickle). Loading "
+        "a pickle runs code stored in it, so without this flag such a file is "
+        "refused unread; pass it only for files you trust.",
+    )
+
+
+def load_user_model(path, what, allow_pickle=False):
+    """A fitted model from a ``.skops`` file (no code runs) or, with
+    ``allow_pickle`` and after a one-line notice on stderr, from a file named
+    as a pickle (``.joblib``, ``.pkl``, ``.pickle``); anything else, and a
+    pickle without ``allow_pickle``, is refused unread."""
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
 
@@ -210,7 +279,8 @@ def load_user_model(path, what):
     if not os.path.isfile(path):
         raise CommandError(f"{what} {path}: no such file.")
     is_skops = is_skops_file(path)
-    if is_skops or os.path.splitext(path)[1].lower() not in PICKLE_SUFFIXES:
+    suffix = os.path.splitext(path)[1].lower()
+    if is_skops or suffix not in PICKLE_SUFFIXES:
         # Only a file named as a pickle is ever unpickled: a pickle renamed
         # .skops (or anything else) is refused without running it.
         if not is_skops:
@@ -222,6 +292,13 @@ def load_user_model(path, what):
             )
         with reported(ValueError, OSError, context=f"{what} {path}"):
             model = load_model(path)
+    elif not allow_pickle:
+        raise CommandError(
+            f"{what} {path}: a {suffix} file is a pickle, and loading a pickle "
+            "runs code stored in it, so it is not read without --allow-pickle. "
+            "Pass --allow-pickle if you trust the file, or save the model as "
+            ".skops (skalltransfer.save_model), which loads without running code."
+        )
     else:
         print(
             f"note: {path} is not a .skops file; loading it as a joblib pickle runs "

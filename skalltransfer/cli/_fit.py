@@ -14,8 +14,10 @@ from skalltransfer.cli._common import (
     SECURITY_NOTE,
     SOURCE_MODELS,
     CommandError,
+    add_allow_pickle_argument,
     check_out,
     cv_folds,
+    escape,
     image_size,
     layer_count,
     one_line_doc,
@@ -23,6 +25,7 @@ from skalltransfer.cli._common import (
     positive_int,
     print_table,
     reported,
+    seed,
     show_progress,
 )
 from skalltransfer.cli._sources import fit_cli_source, resolve_cli_source
@@ -137,7 +140,8 @@ def _fit(args):
         if clf.selected_units_ is not None:
             names = _source_unit_names(clf)
             pairs = ", ".join(
-                f"{c} -> {names[v]}" for c, v in zip(clf.classes_, clf.selected_units_)
+                f"{escape(c)} -> {escape(names[v])}"
+                for c, v in zip(clf.classes_, clf.selected_units_)
             )
             used = "" if T == L else " (for reference: a new output layer is trained)"
             print(f"Selected source units: {pairs}{used}")
@@ -206,9 +210,10 @@ def add_fit_command(subparsers):
         default="mnist",
         metavar="mnist|PATH",
         help="'mnist' (default: the bundled MNIST subset), a fitted source model "
-        "saved as .skops (or .joblib: load only files you trust), or a .npz file "
-        "with source arrays X and y",
+        "saved as .skops (or as .joblib with --allow-pickle: load only files you "
+        "trust), or a .npz file with source arrays X and y",
     )
+    add_allow_pickle_argument(parser, "a --source model")
     parser.add_argument(
         "--x-key",
         default="X",
@@ -257,7 +262,7 @@ def add_fit_command(subparsers):
     )
     parser.add_argument(
         "--random-state",
-        type=int,
+        type=seed,
         default=0,
         metavar="INT",
         help="seed of the source, the fine-tuning and the folds (default: 0)",

@@ -13,7 +13,8 @@ User errors (a missing folder, an unreadable model, ...) are reported as one
 line on stderr with exit status 2, without a traceback.
 
 Models are saved as ``.skops`` (loaded without pickle) or ``.joblib``; a
-joblib file runs code when it is loaded, so it is loaded only after a notice.
+joblib file runs code when it is loaded, so it is read only with
+``--allow-pickle`` (and after a notice).
 ``fit`` shows a progress bar (tqdm, when installed) over the source's
 training epochs and then the cross-validation folds when stderr is a
 terminal.

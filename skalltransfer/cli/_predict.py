@@ -9,6 +9,8 @@ from skalltransfer.cli._common import (
     DATA_ERRORS,
     SECURITY_NOTE,
     CommandError,
+    add_allow_pickle_argument,
+    escape,
     image_size,
     load_user_model,
     one_line_doc,
@@ -23,7 +25,7 @@ def _predict(args):
     """Predict the class of images with a model saved by 'skalltransfer fit'."""
     from skalltransfer.datasets import load_images
 
-    model = load_user_model(args.model, "model")
+    model = load_user_model(args.model, "model", args.allow_pickle)
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
         raise CommandError(
@@ -50,12 +52,21 @@ def _predict(args):
         if proba is not None:
             row += [f"{p:.4f}" for p in proba[i]]
         rows.append(row)
-    print("\t".join(header))
-    for row in rows:
-        print("\t".join(row))
+    # A file name may hold a tab or a newline: the printed cells are escaped
+    # to keep one row per image; the CSV file quotes them instead.
+    for row in [header, *rows]:
+        print("\t".join(escape(cell) for cell in row))
     if args.csv:
         with reported(OSError, context=f"--csv {args.csv}"):
-            with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            # surrogateescape writes back the bytes of a file name that is
+            # not valid UTF-8, as os.listdir read them.
+            with open(
+                args.csv,
+                "w",
+                newline="",
+                encoding="utf-8",
+                errors="surrogateescape",
+            ) as f:
                 writer = csv.writer(f)
                 writer.writerow(header)
                 writer.writerows(rows)
@@ -69,7 +80,11 @@ def add_predict_command(subparsers):
         help=one_line_doc(_predict),
         description=textwrap.fill(
             "Read an image file, or every image in a folder, resize it to the "
-            "model's input size and print 'path<TAB>prediction' per image.",
+            "model's input size and print 'path<TAB>prediction' per image. In "
+            "the printed table a tab, newline or other non-printing character "
+            "of a path or class name is shown as its Python escape (\\t, \\n, "
+            "\\x1b, ...) and a backslash as \\\\ (except on Windows), so each "
+            "image stays on one row; the --csv file holds them unchanged.",
             width=78,
         ),
         epilog="example: skalltransfer predict lesions.skops new_scans/ --csv out.csv"
@@ -81,7 +96,7 @@ def add_predict_command(subparsers):
         "model",
         metavar="MODEL",
         help="model saved by 'fit': .skops (loads without running code) or .joblib "
-        "(a pickle, which runs code when loaded: load only files you trust)",
+        "(a pickle, which runs code when loaded: read only with --allow-pickle)",
     )
     parser.add_argument(
         "images", metavar="PATH_OR_DIR", help="an image file or a folder of images"
@@ -100,4 +115,5 @@ def add_predict_command(subparsers):
         metavar=("HEIGHT", "WIDTH"),
         help="image size the model takes, when its input is not square",
     )
+    add_allow_pickle_argument(parser, "a MODEL")
     parser.set_defaults(func=_predict)

@@ -9,10 +9,13 @@ from skalltransfer.cli._common import (
     SECURITY_NOTE,
     SOURCE_MODELS,
     CommandError,
+    add_allow_pickle_argument,
+    escape,
     image_size,
     load_user_model,
     one_line_doc,
     reported,
+    seed,
     show_progress,
 )
 from skalltransfer.cli._sources import (
@@ -26,9 +29,17 @@ from skalltransfer.sources._describe import describe_layers
 _SCORE_NAMES = {"leep": "LEEP", "nce": "NCE", "logme": "LogME", "knn": "k-NN"}
 
 
+def _input_size(name, model):
+    """``(height, width)`` of the square images the source ``model`` takes."""
+    from skalltransfer._core._stack import LayerStack
+
+    with reported(TypeError, ValueError, context=name):
+        n_features = LayerStack.from_estimator(model).layer_sizes[0]
+    return image_size(n_features, None, name, has_size_option=False)
+
+
 def _rank(args):
     """Rank source networks by their transferability to the images in a folder."""
-    from skalltransfer._core._stack import LayerStack
     from skalltransfer._source_cache._data import SourceData
     from skalltransfer._source_cache._location import get_cache_dir
     from skalltransfer.datasets import load_image_folder, load_mnist
@@ -36,6 +47,14 @@ def _rank(args):
 
     if not os.path.exists(args.target_dir):
         raise CommandError(f"--target-dir {args.target_dir}: no such folder.")
+    # The given sources are read and checked first: a bad one is reported
+    # before the default sources are trained.
+    given = {}
+    for path in args.source:
+        if not os.path.isfile(path):
+            raise CommandError(f"--source {path}: no such file.")
+        given[path] = load_user_model(path, "--source", args.allow_pickle)
+    sizes = {name: _input_size(name, model) for name, model in given.items()}
     show_bar = show_progress(args)
     candidates = {}
     if args.source_model:
@@ -52,20 +71,15 @@ def _rank(args):
             how = "from the cache" if status in ("memory", "disk") else "trained"
             print(f"Source {name}: {how}")
             candidates[name] = fitted
-    for path in args.source:
-        if not os.path.isfile(path):
-            raise CommandError(f"--source {path}: no such file.")
-        candidates[path] = load_user_model(path, "--source")
+            sizes[name] = _input_size(name, fitted)
+    candidates.update(given)
     if not candidates:
         raise CommandError("nothing to rank: name --source-model or --source.")
 
     # Sources of different input sizes see the images at their own size.
     by_size = {}
     for name, model in candidates.items():
-        with reported(TypeError, ValueError, context=name):
-            n_features = LayerStack.from_estimator(model).layer_sizes[0]
-        size = image_size(n_features, None, name)
-        by_size.setdefault(size, {})[name] = model
+        by_size.setdefault(sizes[name], {})[name] = model
     rows = []
     for size, group in by_size.items():
         with reported(*DATA_ERRORS, context=f"--target-dir {args.target_dir}"):
@@ -79,6 +93,7 @@ def _rank(args):
         "source "
         f"to {len(y)} images of '{args.target_dir}':"
     )
+    rows = [(escape(name), score, seconds) for name, score, seconds in rows]
     width = max(len(name) for name, _, _ in rows)
     for rank, (name, score, seconds) in enumerate(rows, start=1):
         print(f"  {rank}. {name:<{width}}  {score:9.4f}  ({seconds:.2f} s)")
@@ -120,16 +135,24 @@ def add_rank_command(subparsers):
         action="append",
         default=[],
         metavar="PATH",
-        help="a fitted source model saved as .skops (or .joblib: load only files "
-        "you trust) to rank too; repeat for several",
+        help="a fitted source model saved as .skops (or as .joblib with "
+        "--allow-pickle: load only files you trust) to rank too; its input must "
+        "be a square image; repeat for several",
     )
+    add_allow_pickle_argument(parser, "--source models")
     parser.add_argument(
         "--method", choices=("leep", "nce", "logme", "knn"), default="knn",
         help="the transferability score (default: knn, leave-one-out nearest "
         "neighbours on every hidden layer, which ranks sources best on the "
         "benchmarks, see docs/benchmarks.rst)",
     )  # fmt: skip
-    parser.add_argument("--random-state", type=int, default=0, metavar="INT")
+    parser.add_argument(
+        "--random-state",
+        type=seed,
+        default=0,
+        metavar="INT",
+        help="seed of the default sources (default: 0)",
+    )
     parser.add_argument("--cache-dir", default=None, metavar="DIR")
     parser.add_argument(
         "--quick",

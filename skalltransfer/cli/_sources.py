@@ -154,7 +154,7 @@ def resolve_cli_source(args):
             f"--source {spec}: no such file. Pass 'mnist', a fitted source model "
             "saved as .skops (or .joblib), or a .npz file with arrays X and y."
         )
-    model = load_user_model(spec, "--source")
+    model = load_user_model(spec, "--source", args.allow_pickle)
     with reported(TypeError, ValueError, context=f"--source {spec}"):
         stack = LayerStack.from_estimator(model)
     if args.source_model is not None or args.quick:

@@ -22,8 +22,12 @@ _IDX_TYPE_NAMES = {
 }
 
 
-def _read_file_bytes(path):
-    """Return the content of ``path``, transparently gunzipping it."""
+# Read size of a gzip stream: the data are read in chunks up to the size
+# the header declares, never all at once.
+_CHUNK = 1 << 20
+
+
+def _check_file(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such IDX file: '{path}'.")
     if os.path.isdir(path):
@@ -31,35 +35,30 @@ def _read_file_bytes(path):
             f"'{path}' is a directory; pass the path of an IDX file "
             "(e.g. 'train-images-idx3-ubyte.gz')."
         )
-    with open(path, "rb") as f:
-        # Decide by content, not by extension: mirrors ship both gzipped files
-        # without '.gz' and already-decompressed files that kept it.
-        is_gzip = f.read(2) == _GZIP_MAGIC
-        f.seek(0)
-        if not is_gzip:
-            return f.read()
-        try:
-            with gzip.GzipFile(fileobj=f, mode="rb") as g:
-                return g.read()
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(
-                f"Could not decompress the gzip file '{path}' ({exc}); it is "
-                "corrupt or truncated. Download it again."
-            ) from exc
 
 
-def _read_idx_array(path):
-    """Return the unsigned-byte array stored in the IDX file ``path``."""
-    path = _fspath(path, "IDX file path")
-    buf = _read_file_bytes(path)
-    if len(buf) < 4:
+def _read_up_to(stream, n_bytes):
+    """At most ``n_bytes`` of ``stream``: fewer only at its end."""
+    buf = bytearray()
+    while len(buf) < n_bytes:
+        chunk = stream.read(min(_CHUNK, n_bytes - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _parse_header(path, head):
+    """``(shape, header_size)`` from the first bytes ``head`` of an IDX file
+    (at least 4, and the whole header when the file holds it)."""
+    if len(head) < 4:
         raise ValueError(
-            f"'{path}' is not an IDX file: it holds only {len(buf)} bytes, fewer "
-            "than the 4-byte magic number."
+            f"'{path}' is not an IDX file: it holds only {len(head)} bytes, "
+            "fewer than the 4-byte magic number."
         )
-    type_code, ndim = buf[2], buf[3]
-    if buf[0] != 0 or buf[1] != 0 or ndim == 0 or type_code not in _IDX_TYPE_NAMES:
-        magic = int.from_bytes(buf[:4], "big")
+    type_code, ndim = head[2], head[3]
+    if head[0] != 0 or head[1] != 0 or ndim == 0 or type_code not in _IDX_TYPE_NAMES:
+        magic = int.from_bytes(head[:4], "big")
         raise ValueError(
             f"'{path}' is not an IDX file: bad magic number 0x{magic:08X}. IDX "
             "files start with two zero bytes, a data-type code and the number of "
@@ -73,26 +72,79 @@ def _read_idx_array(path):
             "as used by MNIST-like datasets, are supported."
         )
     header_size = 4 + 4 * ndim
-    if len(buf) < header_size:
+    if len(head) < header_size:
         raise ValueError(
             f"'{path}' is truncated: its header declares {ndim} dimensions but "
-            f"the file ends after {len(buf)} bytes. Download it again."
+            f"the file ends after {len(head)} bytes. Download it again."
         )
-    shape = tuple(int(d) for d in np.frombuffer(buf, ">u4", count=ndim, offset=4))
+    shape = tuple(int(d) for d in np.frombuffer(head, ">u4", count=ndim, offset=4))
+    return shape, header_size
+
+
+def _size_error(path, shape, expected, actual):
+    """The error for data of ``actual`` bytes where ``expected`` are declared
+    (``actual`` None: more than declared, by an unknown amount)."""
+    if actual is None:
+        problem = "has unexpected trailing bytes"
+        holds = "more"
+    elif actual < expected:
+        problem, holds = "is truncated", actual
+    else:
+        problem = f"has {actual - expected} unexpected trailing bytes"
+        holds = actual
+    return ValueError(
+        f"'{path}' {problem}: its header declares shape {shape}, i.e. "
+        f"{expected} data bytes, but the file holds {holds}. The file is "
+        "corrupt; download it again."
+    )
+
+
+def _read_idx_array(path):
+    """Return the unsigned-byte array stored in the IDX file ``path``.
+
+    Only as many bytes as the header declares are read (and one more, to
+    detect trailing data): a small gzip file that decompresses to gigabytes
+    is refused without decompressing it.
+    """
+    path = _fspath(path, "IDX file path")
+    _check_file(path)
+    with open(path, "rb") as f:
+        # Decide by content, not by extension: mirrors ship both gzipped files
+        # without '.gz' and already-decompressed files that kept it.
+        is_gzip = f.read(2) == _GZIP_MAGIC
+        f.seek(0)
+        if not is_gzip:
+            return _read_idx_stream(path, f, os.fstat(f.fileno()).st_size)
+        try:
+            with gzip.GzipFile(fileobj=f, mode="rb") as g:
+                return _read_idx_stream(path, g, None)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(
+                f"Could not decompress the gzip file '{path}' ({exc}); it is "
+                "corrupt or truncated. Download it again."
+            ) from exc
+
+
+def _read_idx_stream(path, stream, file_size):
+    """The IDX array of ``stream``; ``file_size`` is its size in bytes, or
+    None when unknown (a gzip stream)."""
+    head = _read_up_to(stream, 4)
+    if len(head) == 4 and head[0] == 0 and head[1] == 0:
+        head += _read_up_to(stream, 4 * head[3])
+    shape, header_size = _parse_header(path, head)
     expected = math.prod(shape)
-    actual = len(buf) - header_size
-    if actual != expected:
-        problem = (
-            "is truncated"
-            if actual < expected
-            else f"has {actual - expected} unexpected trailing bytes"
-        )
-        raise ValueError(
-            f"'{path}' {problem}: its header declares shape {shape}, i.e. "
-            f"{expected} data bytes, but the file holds {actual}. The file is "
-            "corrupt; download it again."
-        )
-    return np.frombuffer(buf, dtype=np.uint8, offset=header_size).reshape(shape)
+    if file_size is not None:
+        # The size is known: refuse a wrong one without reading the data.
+        if file_size - header_size != expected:
+            raise _size_error(path, shape, expected, file_size - header_size)
+        buf = stream.read(expected)
+    else:
+        buf = _read_up_to(stream, expected + 1)
+        if len(buf) > expected:
+            raise _size_error(path, shape, expected, None)
+    if len(buf) != expected:
+        raise _size_error(path, shape, expected, len(buf))
+    return np.frombuffer(buf, dtype=np.uint8).reshape(shape)
 
 
 def load_idx(images_file, labels_file=None):

@@ -1,6 +1,7 @@
 """Loaders for image files: class folders and unlabelled images."""
 
 import os
+import warnings
 
 import numpy as np
 
@@ -94,26 +95,43 @@ def _gray_float(image, path, bits=None):
     return np.asarray(image, dtype=np.float32) / np.float32(255)
 
 
+def _too_large(path, exc, Image):
+    """The error for an image over Pillow's pixel limit."""
+    return ValueError(
+        f"The image file '{path}' is too large to be read safely: {exc} It is "
+        "refused before it is decoded, because a small file can declare a "
+        "huge image (a decompression bomb). Resize it first or, if you trust "
+        "the file, raise Pillow's limit PIL.Image.MAX_IMAGE_PIXELS (now "
+        f"{Image.MAX_IMAGE_PIXELS}), e.g. 'PIL.Image.MAX_IMAGE_PIXELS = "
+        "300_000_000' before loading."
+    )
+
+
 def _read_image(path, size):
     """Read one image file as a 2-D float32 array in [0, 1], resized."""
     Image, ImageOps = _import_pil()
     try:
-        with Image.open(path) as image:
-            # Forces decoding, so truncated files fail here, not later.
-            image.load()
-            # Read before exif_transpose, whose copy drops the TIFF tags.
-            bits = _bits_per_sample(image)
-            # Cameras and scanners often store the orientation in EXIF only.
-            image = ImageOps.exif_transpose(image)
+        # Pillow only warns about an image over MAX_IMAGE_PIXELS (it refuses
+        # one over twice that) and then decodes it, which can take gigabytes
+        # for a small file: its warning becomes an error here. Pillow checks
+        # the size on opening, before decoding, and again for the frames or
+        # tiles it decodes, so the whole read is covered.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                # Forces decoding, so truncated files fail here, not later.
+                image.load()
+                # Read before exif_transpose, whose copy drops the TIFF tags.
+                bits = _bits_per_sample(image)
+                # Cameras and scanners often store the orientation in EXIF
+                # only.
+                image = ImageOps.exif_transpose(image)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except Image.DecompressionBombError as exc:
-        # A valid image, only larger than Pillow accepts (a protection
-        # against decompression bombs): say so, not "corrupt".
-        raise ValueError(
-            f"The image file '{path}' is too large: {exc} Resize it first, or "
-            "raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
-        ) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # A valid image, only larger than Pillow accepts: say so, not
+        # "corrupt".
+        raise _too_large(path, exc, Image) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ValueError(
             f"Could not read the image file '{path}': {exc}. The file is corrupt "

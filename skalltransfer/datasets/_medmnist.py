@@ -22,6 +22,37 @@ def _rgb_to_gray(images):
     return ((luma + 0x8000) >> 16).astype(np.uint8)
 
 
+def _member(npz, key, path, split):
+    """The array ``key`` of the open MedMNIST file ``npz``, with our messages
+    for an object array, a damaged member or one that is not an array."""
+    try:
+        value = npz[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise ValueError(
+                f"'{path}' holds {key} as an object array, which is not loaded "
+                "because unpickling it could run code. MedMNIST files hold "
+                "uint8 images and integer labels; convert the arrays to "
+                "numbers and save the file again with numpy.savez."
+            ) from None
+        raise ValueError(
+            f"Could not read the {split} split of '{path}' ({exc}); the file "
+            "is corrupt or truncated. Download it again."
+        ) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ValueError(
+            f"Could not read the {split} split of '{path}' ({exc}); the file "
+            "is corrupt or truncated. Download it again."
+        ) from exc
+    if not isinstance(value, np.ndarray):
+        # NumPy returns the raw bytes of a member that is not a .npy array.
+        raise ValueError(
+            f"'{path}': the member '{key}' is not a NumPy array, so this is "
+            "not a MedMNIST file. MedMNIST files are written by numpy.savez."
+        )
+    return value
+
+
 def load_medmnist(npz_path, split="train", *, size=None):
     """Load one split of a 2-D MedMNIST dataset from its ``.npz`` file.
 
@@ -84,6 +115,11 @@ def load_medmnist(npz_path, split="train", *, size=None):
             "from https://medmnist.com (e.g. with the 'medmnist' package) and "
             "pass its path."
         )
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"'{path}' is a folder; pass the path of a MedMNIST .npz file, "
+            "e.g. 'pneumoniamnist.npz'."
+        )
     images_key, labels_key = f"{split}_images", f"{split}_labels"
     try:
         npz = np.load(path, allow_pickle=False)
@@ -107,14 +143,8 @@ def load_medmnist(npz_path, split="train", *, size=None):
                 "train_images, train_labels, val_images, val_labels, test_images "
                 "and test_labels."
             )
-        try:
-            images = npz[images_key]
-            labels = npz[labels_key]
-        except (ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise ValueError(
-                f"Could not read the {split} split of '{path}' ({exc}); the file "
-                "is corrupt or truncated. Download it again."
-            ) from exc
+        images = _member(npz, images_key, path, split)
+        labels = _member(npz, labels_key, path, split)
 
     if images.dtype != np.uint8:
         raise ValueError(

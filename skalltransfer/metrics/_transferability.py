@@ -398,7 +398,10 @@ def rank_sources(sources, X, y, *, method="leep", layer=None):
     names, scores, seconds = [], [], []
     for name, source in sources.items():
         start = time.perf_counter()
-        scores.append(transferability(source, X, y, method=method, layer=layer))
+        try:
+            scores.append(transferability(source, X, y, method=method, layer=layer))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"source {name!r}: {exc}") from exc
         seconds.append(time.perf_counter() - start)
         names.append(str(name))
     order = np.argsort(-np.asarray(scores), kind="stable")
@@ -453,6 +456,17 @@ def make_transferability_scorer(method="leep", layer=None):
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    # Checked here: inside a search, a bad layer would score every candidate
+    # NaN and leave best_params_ arbitrary.
+    if not (
+        layer is None
+        or layer in ("all", "top", "transferred")
+        or (isinstance(layer, Integral) and not isinstance(layer, bool) and layer >= 1)
+    ):
+        raise ValueError(
+            "layer must be None, 'all', 'transferred' or a 1-based layer index, "
+            f"got {layer!r}."
+        )
 
     def scorer(estimator, X, y):
         if hasattr(estimator, "steps"):

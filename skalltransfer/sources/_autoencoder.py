@@ -116,8 +116,9 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         progress for ``n_iter_no_change``.
     n_iter_no_change : int, default=10
         Stop fine-tuning when the monitored quantity has not improved by
-        ``tol`` for this many consecutive epochs; a ``ConvergenceWarning``
-        says when ``max_iter`` epochs ended first. Pretraining always runs
+        ``tol`` for this many consecutive epochs; with
+        ``early_stopping``, a ``ConvergenceWarning`` says when ``max_iter``
+        epochs ended first. Pretraining always runs
         ``pretrain_max_iter`` epochs.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data during fine-tuning and
@@ -184,6 +185,14 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
     >>> clf.fit(X[::10], y[::10]).predict(X[:3]).shape
     (3,)
     """
+
+    _architecture_params = ("hidden_layer_sizes",)
+
+    _fitted_attributes = (
+        *BaseStackClassifier._fitted_attributes,
+        "decoder_intercepts_",
+        "pretrain_loss_curves_",
+    )
 
     _parameter_constraints: dict = {
         **BaseStackClassifier._parameter_constraints,

@@ -1,5 +1,6 @@
 """Stacked convolutional denoising autoencoder classifier (Masci et al. 2011)."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,7 +17,7 @@ from skalltransfer._core._training import (
     run_training,
     shifted_training_rows,
 )
-from skalltransfer._core._validation import check_unit_interval
+from skalltransfer._core._validation import as_integers, check_unit_interval
 from skalltransfer._kernels._init import init_weights
 from skalltransfer._kernels._masks import masking_noise
 from skalltransfer._kernels._rng import new_state
@@ -236,6 +237,21 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
     (3,)
     """
 
+    _architecture_params = (
+        "conv_layers",
+        "pooling",
+        "hidden_layer_sizes",
+        "activation",
+        "image_shape",
+    )
+
+    _fitted_attributes = (
+        *BaseStackClassifier._fitted_attributes,
+        "image_shape_",
+        "decoder_intercepts_",
+        "pretrain_loss_curves_",
+    )
+
     _parameter_constraints: dict = {
         **BaseStackClassifier._parameter_constraints,
         "conv_layers": ["array-like"],
@@ -310,8 +326,12 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
     def _conv_specs(self):
         """``conv_layers`` as a validated list of ``(n_maps, kernel_size)``."""
         try:
-            specs = [(int(m), int(k)) for m, k in self.conv_layers]
-        except (TypeError, ValueError):
+            specs = [
+                tuple(as_integers(pair, "conv_layers")) for pair in self.conv_layers
+            ]
+        except TypeError:
+            specs = None
+        if specs is not None and any(len(pair) != 2 for pair in specs):
             specs = None
         if not specs or any(m < 1 or k < 1 or k % 2 == 0 for m, k in specs):
             raise ValueError(
@@ -338,6 +358,21 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
             hidden_activation=self.activation,
             config=self._config(self.image_shape_),
         )
+
+    def _check_fitted_state(self):
+        shape = self.image_shape_
+        if (
+            not isinstance(shape, tuple)
+            or len(shape) != 3
+            or not all(isinstance(s, int) and s >= 1 for s in shape)
+            or math.prod(shape) != self.n_features_in_
+        ):
+            raise ValueError(
+                f"image_shape_={shape!r} is not the (height, width, channels) of "
+                f"the model's {self.n_features_in_} input features: the model was "
+                "not written by a fit."
+            )
+        super()._check_fitted_state()
 
     # -- fit ----------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

@@ -216,6 +216,15 @@ class MPDBMClassifier(BaseStackClassifier):
     (3,)
     """
 
+    _architecture_params = ("hidden_layer_sizes",)
+
+    _fitted_attributes = (
+        *BaseStackClassifier._fitted_attributes,
+        "visible_intercept_",
+        "_discriminative",
+        "discriminative_loss_curve_",
+    )
+
     _parameter_constraints: dict = {
         **BaseStackClassifier._parameter_constraints,
         "hidden_layer_sizes": [

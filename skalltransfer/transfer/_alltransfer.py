@@ -180,6 +180,15 @@ class AllTransferClassifier(BaseTransferClassifier):
     ((2, 10), (2,))
     """
 
+    _architecture_params = (
+        "n_transferred_layers",
+        "extra_hidden_layer",
+        "relation",
+        "selection",
+        "output_scale",
+        "finetune_objective",
+    )
+
     _parameter_constraints: dict = {
         **BaseTransferClassifier._parameter_constraints,
         "n_transferred_layers": [

@@ -2,6 +2,7 @@
 network built from its layers (with optional L2-SP and MMD penalties), and
 predicting through the fine-tuned network."""
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -12,6 +13,18 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from skalltransfer._core._estimator import BaseStackClassifier
+from skalltransfer._core._fitted import (
+    check_classes,
+    check_float_array,
+    check_int,
+    check_n_features,
+    check_stack,
+)
+from skalltransfer._core._images import (
+    ImageConventionWarning,
+    convention_differences,
+    image_statistics,
+)
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._core._training import (
     column_norm_constraint,
@@ -86,6 +99,53 @@ class Plan:
         return np.eye(n_classes, dtype=dtype)
 
 
+def _warn_if_unlike_source(source, base, X):
+    """Warn, naming the fix, when the target images look unlike the source's
+    training images: the relation and the transferred layers assume the
+    source's convention (for MNIST: a dark background, bright content)."""
+    differences = convention_differences(
+        getattr(source, "input_statistics_", None),
+        image_statistics(X, base.family.image_shape(base)),
+    )
+    if differences:
+        warnings.warn(
+            "The target images look unlike the source's training images: "
+            f"{'; '.join(differences)}. The source's units answer for its own "
+            "kind of image, so the relation and the transfer may mean little. "
+            "Load the images to match it: load_image_folder(..., "
+            "invert='auto') for a bright background, intensity='per-image' "
+            "for a grey background or a low contrast (on the command line: "
+            "--invert auto, --intensity per-image).",
+            ImageConventionWarning,
+            stacklevel=5,
+        )
+
+
+def _check_class_weight(class_weight):
+    """Raise a ValueError naming the problem if the weights of a
+    ``class_weight`` dict cannot weigh a loss."""
+    try:
+        weights = np.array(list(class_weight.values()), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"class_weight must map labels to numbers, got {class_weight!r}."
+        ) from None
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(
+            f"class_weight must hold finite weights, got {class_weight!r}."
+        )
+    if np.any(weights < 0):
+        raise ValueError(
+            f"class_weight must hold non-negative weights, got {class_weight!r}: "
+            "a negative weight rewards the wrong class."
+        )
+    if weights.size and not np.any(weights > 0):
+        raise ValueError(
+            f"class_weight weights are all zero ({class_weight!r}), which leaves "
+            "nothing to learn; give at least one class a positive weight."
+        )
+
+
 _COMMON_PARAMETERS = """
     source_data : SourceData or None, default=None
         Source training data: used to fit an unfitted source (or one whose
@@ -153,8 +213,9 @@ _COMMON_PARAMETERS = """
         progress for ``n_iter_no_change``.
     n_iter_no_change : int, default=10
         Stop fine-tuning when the monitored quantity has not improved by
-        ``tol`` for this many consecutive epochs; a ``ConvergenceWarning``
-        says when ``max_iter`` epochs ended first.
+        ``tol`` for this many consecutive epochs; with
+        ``early_stopping``, a ``ConvergenceWarning`` says when ``max_iter``
+        epochs ended first.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the target data (at least one
         sample per class) and keep the parameters with the lowest validation
@@ -250,6 +311,53 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "network_")
 
+    def _check_fitted_state(self):
+        """Raise a ValueError naming the attribute if the fitted state is not
+        what a fit makes (a model read from a file)."""
+        check_classes(self.classes_)
+        if not isinstance(self.network_, LayerStack):
+            raise ValueError("network_ must be a LayerStack.")
+        check_stack(self.network_, "network_")
+        check_n_features(self.network_, self.n_features_in_, "network_.coefs")
+        plan = self._plan_
+        if not isinstance(plan, Plan) or plan.mode not in (UNITS, MEAN, HEAD):
+            raise ValueError("_plan_ must be a Plan of mode units, mean or head.")
+        if plan.network is not self.network_:
+            check_stack(plan.network, "_plan_.network")
+        n_classes, n_outputs = len(self.classes_), self.network_.layer_sizes[-1]
+        if plan.mode == HEAD and n_outputs != n_classes:
+            raise ValueError(
+                f"network_ has {n_outputs} output units for {n_classes} classes."
+            )
+        if plan.mode == UNITS:
+            units = plan.units
+            if (
+                not isinstance(units, np.ndarray)
+                or units.dtype.kind not in "iu"
+                or units.shape != (n_classes,)
+                or units.min() < 0
+                or units.max() >= n_outputs
+            ):
+                raise ValueError(
+                    f"_plan_.units must be {n_classes} output units in [0, "
+                    f"{n_outputs}), got {units!r}."
+                )
+        if plan.mode == MEAN:
+            check_float_array(plan.relation, "_plan_.relation", 2)
+            if plan.relation.shape != (n_classes, n_outputs):
+                raise ValueError(
+                    f"_plan_.relation has shape {plan.relation.shape}, not "
+                    f"({n_classes}, {n_outputs})."
+                )
+        check_int(plan.n_transferred, "_plan_.n_transferred")
+        if plan.n_transferred > self.network_.n_layers:
+            raise ValueError(
+                "_plan_.n_transferred is larger than the network's layer count."
+            )
+        temperature = getattr(self, "_temperature", 1.0)
+        if not (isinstance(temperature, float) and 0 < temperature < np.inf):
+            raise ValueError("_temperature must be a positive, finite float.")
+
     def _layer_stack(self):
         """The fine-tuned network (lets a fitted transfer be a source too)."""
         check_is_fitted(self)
@@ -294,6 +402,8 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         base = LayerStack.from_estimator(source)
         check_source_input(source, base, X)
         if not warm:
+            _warn_if_unlike_source(source, base, X)
+        if not warm:
             plan = self._plan(base, X, codes, classes, rng)
         network = plan.network
         network.config = network.family.finetune_config(
@@ -312,6 +422,8 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
     def _sample_weight(self, codes, dtype):
         if self.class_weight is None:
             return None
+        if isinstance(self.class_weight, dict):
+            _check_class_weight(self.class_weight)
         # A dict is keyed by the target labels, as in scikit-learn, not by
         # their codes.
         labels = self.classes_[codes]

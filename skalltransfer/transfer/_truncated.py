@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from skalltransfer._core._validation import as_integers
 from skalltransfer.transfer._base import HEAD, BaseTransferClassifier, Plan, fill_doc
 
 
@@ -85,6 +86,8 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
     True
     """
 
+    _architecture_params = ("truncation", "truncation_grid", "finetune_objective")
+
     _parameter_constraints: dict = {
         **BaseTransferClassifier._parameter_constraints,
         "truncation": [
@@ -159,7 +162,7 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
             if self.truncation_grid is None
             else self.truncation_grid
         )
-        grid = sorted({int(k) for k in grid})
+        grid = sorted(set(as_integers(grid, "truncation_grid")))
         bad = [k for k in grid if not 1 <= k <= n_hidden]
         if bad or not grid:
             raise ValueError(

@@ -27,8 +27,9 @@ import zipfile
 from sklearn.base import BaseEstimator
 
 from skalltransfer._core._families._base import _REGISTRY
-from skalltransfer._core._fitted import check_fitted
+from skalltransfer._core._fitted import check_fitted, check_zip_sizes
 from skalltransfer._core._stack import LayerStack
+from skalltransfer._core._validation import as_path
 from skalltransfer._source_cache._data import SourceData
 from skalltransfer.transfer._base import Plan
 
@@ -167,7 +168,7 @@ def save_model(model, path):
     >>> (load_model(path).predict(X[:5]) == clf.predict(X[:5])).all()  # doctest: +SKIP
     np.True_
     """
-    path = os.path.abspath(os.fspath(path))
+    path = os.path.abspath(as_path(path, "path"))
     fmt = model_format(path)
     directory, name = os.path.split(path)
     if not os.path.isdir(directory):
@@ -239,7 +240,7 @@ def load_model(path, *, allow_pickle=False):
     --------
     save_model : Save a fitted model.
     """
-    path = os.fspath(path)
+    path = as_path(path, "path")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: '{path}'.")
     is_skops = is_skops_file(path)
@@ -251,6 +252,10 @@ def load_model(path, *, allow_pickle=False):
         )
     if is_skops:
         sio = _skops()
+        try:
+            check_zip_sizes(path, f"'{path}'")
+        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+            raise ValueError(f"'{path}' was not loaded: {exc}") from None
         try:
             untrusted = _untrusted(path)
             if not untrusted:

@@ -5,6 +5,7 @@ is modified; nothing reads outside an array."""
 import io
 import json
 import os
+import struct
 import subprocess
 import sys
 import warnings
@@ -418,3 +419,257 @@ def test_nothing_the_user_passed_is_modified(data, sae):
     assert_array_equal(X, Xt) and assert_array_equal(y, yt)
     assert weights == {0: 1.0, 1: 2.0}
     assert_allclose(sae.coefs_[0], clf.source_.coefs_[0])
+
+
+# -- found by the catalogue of bad inputs (benchmarks/bad_inputs.py) ---------------
+def _skops_with_member(model, path, name, payload_writer):
+    """Save ``model`` as .skops, then add a member written by
+    ``payload_writer(zip_member_file)``, as a crafted file would."""
+    import zipfile
+
+    save_model(model, path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(name, "w", force_zip64=True) as member:
+            payload_writer(member)
+    return path
+
+
+def test_a_model_file_that_inflates_far_beyond_its_size_is_not_read(sae, tmp_path):
+    def zeros(member):
+        block = bytes(1 << 20)
+        for _ in range(64):
+            member.write(block)
+
+    path = _skops_with_member(sae, tmp_path / "bomb.skops", "extra.bin", zeros)
+    with pytest.raises(ValueError, match="decompression bomb"):
+        load_model(path)
+
+
+def test_an_array_header_declaring_more_than_it_holds_is_not_read(sae, tmp_path):
+    def huge_header(member):
+        header = "{'descr': '<f8', 'fortran_order': False, 'shape': (10**9,), }"
+        header = header.replace("10**9", str(10**9))
+        header += " " * (63 - (len(header) + 10) % 64) + "\n"
+        member.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)))
+        member.write(header.encode() + bytes(64))
+
+    path = _skops_with_member(sae, tmp_path / "h.skops", "huge.npy", huge_header)
+    with pytest.raises(ValueError, match="declares an array"):
+        load_model(path)
+
+
+def test_a_model_file_cannot_shadow_a_method(sae, tmp_path):
+    import copy
+
+    crafted = copy.deepcopy(sae)
+    crafted.fit = "not a method"
+    with pytest.raises(ValueError, match="fit"):
+        load_model(_dump(crafted, tmp_path / "s.skops"))
+
+
+@pytest.mark.parametrize(
+    "craft, match",
+    [
+        (lambda m: delattr(m, "intercepts_"), "lacks"),
+        (lambda m: m.set_params(hidden_layer_sizes=(1000,)), "hidden_layer_sizes"),
+    ],
+)
+def test_a_model_file_missing_an_attribute_or_contradicting_itself_is_refused(
+    sae, tmp_path, craft, match
+):
+    import copy
+
+    crafted = copy.deepcopy(sae)
+    craft(crafted)
+    with pytest.raises(ValueError, match=match):
+        load_model(_dump(crafted, tmp_path / "c.skops"))
+
+
+def test_crafted_conv_and_transfer_files_contradicting_themselves_are_refused(
+    data, conv32, sae, tmp_path
+):
+    import copy
+
+    _, _, Xt, yt = data
+    conv = copy.deepcopy(conv32).set_params(image_shape=(4, 16))
+    with pytest.raises(ValueError, match="image_shape"):
+        load_model(_dump(conv, tmp_path / "c.skops"))
+    from skalltransfer._core._families import MPDBM
+
+    clf = AllTransferClassifier(sae, max_iter=1).fit(Xt, yt)
+    clf.network_.family = MPDBM
+    with pytest.raises(ValueError, match="visible_intercept"):
+        load_model(_dump(clf, tmp_path / "f.skops"))
+    direct = DirectTransferClassifier(sae).fit(Xt, yt)
+    direct.source_units_ = np.array([0, 10**6])
+    with pytest.raises(ValueError, match="source_units_"):
+        load_model(_dump(direct, tmp_path / "d.skops"))
+    features = SourceFeatures(sae).fit(Xt)
+    features.layer_ = 99
+    with pytest.raises(ValueError, match="layer_"):
+        load_model(_dump(features, tmp_path / "l.skops"))
+
+
+def test_a_deeply_nested_cache_entry_is_discarded(data, tmp_path):
+    from skalltransfer._source_cache._cached_fit import forget_in_process_sources
+
+    Xs, ys, Xt, yt = data
+    source = StackedAutoencoderClassifier(**SAE, random_state=0)
+    kw = dict(source_data=SourceData(Xs, ys), source_memory=tmp_path, max_iter=1)
+    forget_in_process_sources()
+    AllTransferClassifier(source, **kw).fit(Xt, yt)
+    forget_in_process_sources()
+    entry = _entry(tmp_path) / "entry.json"
+    entry.write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.warns(UserWarning, match="Discarded the cached source"):
+        AllTransferClassifier(source, **kw).fit(Xt, yt)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: np.zeros((60, 64), "datetime64[s]"), "datetime64"),
+        (lambda: np.full((60, 64), "abc"), "numbers"),
+        (lambda: None, "None"),
+        (lambda: "images.npy", "path"),
+        (lambda: [[0.1, 0.2], [0.3]], "numbers"),
+    ],
+)
+def test_input_that_is_not_numbers_is_refused_in_our_words(sae, make, match):
+    with pytest.raises(ValueError, match=match):
+        sae.predict(make())
+
+
+def test_labels_of_mixed_types_are_refused_naming_them(data):
+    Xs, _, _, _ = data
+    y = np.array([0, "a"] * 30, dtype=object)
+    with pytest.raises(ValueError, match="mixes labels.*int, str"):
+        StackedAutoencoderClassifier(**SAE).fit(Xs[:60], y)
+    y = np.array([0, 1, 2] * 20, dtype=object)  # object ints are fine
+    clf = StackedAutoencoderClassifier(**SAE).fit(Xs[:60], y)
+    assert set(clf.classes_) == {0, 1, 2}
+
+
+def test_the_metrics_refuse_bad_layers_and_class_sources(data, sae):
+    _, _, Xt, yt = data
+    with pytest.raises(ValueError, match="logme' and 'knn' only"):
+        transferability(sae, Xt, yt, method="leep", layer=1)
+    for bad in (True, 1.5, "bogus", 0):
+        with pytest.raises(ValueError, match="layer"):
+            transferability(sae, Xt, yt, method="knn", layer=bad)
+    with pytest.raises(TypeError, match="instance"):
+        transferability(StackedAutoencoderClassifier, Xt, yt)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: StackedAutoencoderClassifier((True,)),
+        lambda: ConvAutoencoderClassifier(((True, 3),)),
+        lambda: StackedAutoencoderClassifier((8,), corruption_level=[[0.1]]),
+        lambda: StackedAutoencoderClassifier((8,), corruption_level=[np.nan]),
+        lambda: MPDBMClassifier((8,), max_col_norm=[-1.0, 1.0]),
+        lambda: MPDBMClassifier((8,), max_col_norm=[np.nan, 1.0]),
+    ],
+)
+def test_bools_nesting_and_impossible_values_are_refused(data, make):
+    Xs, ys, _, _ = data
+    with pytest.raises(ValueError):
+        make().set_params(max_iter=1).fit(Xs, ys)
+
+
+def test_truncated_transfer_checks_its_grid_and_scoring(data, sae):
+    _, _, Xt, yt = data
+    with pytest.raises(ValueError, match="truncation_grid"):
+        TruncatedTransferClassifier(sae, truncation_grid=[[1]], max_iter=1).fit(Xt, yt)
+    with pytest.raises(ValueError, match="bogus"):
+        TruncatedTransferClassifier(sae, 1, scoring="bogus", max_iter=1).fit(Xt, yt)
+
+
+def test_warm_start_names_a_changed_source_or_pooling(data, sae, conv32):
+    Xs, ys, Xt, yt = data
+    clf = AllTransferClassifier(sae, warm_start=True, max_iter=1).fit(Xt, yt)
+    clf.set_params(source=conv32)
+    with pytest.raises(ValueError, match="warm_start.*source"):
+        clf.fit(Xt, yt)
+    conv = ConvAutoencoderClassifier(**CONV, max_iter=1, warm_start=True)
+    conv.fit(Xs, ys).set_params(pooling=1)
+    with pytest.raises(ValueError, match="warm_start.*pooling"):
+        conv.fit(Xs, ys)
+
+
+def test_paths_that_cannot_be_paths_are_refused(sae, tmp_path):
+    from skalltransfer import get_cache_dir
+
+    with pytest.raises(ValueError, match="empty"):
+        get_cache_dir("")
+    with pytest.raises(ValueError, match="NUL"):
+        get_cache_dir("a\0b")
+    with pytest.raises(TypeError, match="file path"):
+        save_model(sae, 5)
+    with pytest.raises(TypeError, match="file path"):
+        load_model(None)
+    with pytest.raises(ValueError, match="NUL"):
+        save_model(sae, str(tmp_path / "a\0b.skops"))
+
+
+def test_messages_name_the_parameter_to_change(data, sae):
+    Xs, ys, Xt, yt = data
+    with pytest.raises((TypeError, ValueError), match="mmd_layers"):
+        AllTransferClassifier(
+            sae,
+            mmd_lambda=1.0,
+            mmd_layers=[],
+            source_data=SourceData(Xs, ys),
+            max_iter=1,
+        ).fit(Xt, yt)
+    with pytest.raises(ValueError, match="extra_hidden_layer"):
+        AllTransferClassifier(
+            sae, n_transferred_layers=1, extra_hidden_layer=True, max_iter=1
+        ).fit(Xt, yt)
+    with pytest.raises(ValueError, match="conv_layers"):
+        ConvAutoencoderClassifier(((2, 3),) * 4, max_iter=1).fit(Xs, ys)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        StackedAutoencoderClassifier(
+            **SAE, early_stopping=True, validation_fraction=0.99
+        ).fit(Xs, ys)
+
+
+def test_the_layer_stack_constructor_checks_what_it_is_given():
+    from skalltransfer import LayerStack
+
+    W, b = np.ones((4, 3)), np.zeros(3)
+    with pytest.raises(ValueError, match="hidden_activation"):
+        LayerStack([W], [b], hidden_activation="bogus")
+    with pytest.raises(ValueError, match="output_activation"):
+        LayerStack([W], [b], output_activation="bogus")
+    with pytest.raises(ValueError, match="float32 or float64"):
+        LayerStack([np.ones((4, 3), dtype=int)], [b])
+    with pytest.raises(ValueError, match="finite"):
+        LayerStack([np.full((4, 3), np.nan)], [b])
+    stack = LayerStack([W.tolist()], [b.tolist()])  # lists become arrays
+    assert stack.output_proba(np.ones((2, 4))).shape == (2, 3)
+
+
+def test_active_learning_helpers_check_their_arguments():
+    from skalltransfer.active import aift_scores, k_center_greedy, random_shift_augment
+
+    X = np.random.RandomState(0).rand(20, 16)
+    for first in (99, -1, 10**9):
+        with pytest.raises(ValueError, match="first"):
+            k_center_greedy(X, 2, first=first)
+    with pytest.raises(ValueError, match="n_picks"):
+        k_center_greedy(X, 1.5)
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        k_center_greedy(X_nan, 2)
+    assert random_shift_augment(X, 2, 0).shape == (20, 2, 16)  # an int seed
+    with pytest.raises(ValueError, match="n_augment"):
+        random_shift_augment(X, -1, 0)
+    with pytest.raises(ValueError, match="max_shift"):
+        random_shift_augment(X, 2, 0, max_shift=-1)
+    P = np.full((1, 3, 2), 0.5)
+    P[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="probabilities"):
+        aift_scores(P)

@@ -128,10 +128,13 @@ def test_fit_prints_a_summary_and_saves_model_and_plot(fitted):
         "disc",
         "square",
         "Relation p_c(v)",
-        "Selected source units: disc -> ",
+        "Selected source classes: disc -> ",
         "Transferability of the source (LEEP",
         "Training accuracy:",
-        "Cross-validated accuracy (5-fold, stratified)",
+        "Cross-validated accuracy (5-fold, stratified;",
+        "no transfer (T=0)",
+        "linear model on raw pixels",
+        "Per-class results of the transfer",
         "(trained, cached in",
     ]:
         assert text in out
@@ -143,9 +146,10 @@ def test_fit_prints_a_summary_and_saves_model_and_plot(fitted):
     # The saved model keeps its fitted source, not the source images.
     assert model.source is model.source_
     assert model.get_params()["source_data"] is None
-    png = fitted["tmp"] / "m_relation.png"
-    with Image.open(png) as image:
-        assert image.format == "PNG"
+    for name in ("relation", "comparison", "confusion"):
+        with Image.open(fitted["tmp"] / f"m_{name}.png") as image:
+            assert image.format == "PNG"
+    assert (fitted["tmp"] / "m_report.json").is_file()
 
 
 def test_second_fit_reuses_the_cached_source(fitted):
@@ -222,9 +226,18 @@ def test_predict_a_single_image_of_another_size(fitted, tmp_path):
     assert status == 0, err
     lines = out.strip().splitlines()
     assert len(lines) == 2
-    name, label = lines[1].split("\t")
+    # Probabilities are printed by default.
+    assert lines[0].split("\t") == ["path", "prediction", "p(disc)", "p(square)"]
+    name, label, *proba = lines[1].split("\t")
     assert name == str(path)
     assert label in {"disc", "square"}
+    assert_allclose(sum(float(p) for p in proba), 1.0, atol=1e-3)
+    status, out, err = _run(["predict", fitted["model"], path, "--no-proba"])
+    assert status == 0, err
+    assert [line.split("\t") for line in out.strip().splitlines()] == [
+        ["path", "prediction"],
+        [name, label],
+    ]
 
 
 # -- other sources ----------------------------------------------------------------
@@ -359,7 +372,7 @@ def test_joblib_files_load_with_allow_pickle_after_a_one_line_notice(
     assert status == 0, err
     (line,) = err.strip().splitlines()
     assert "runs code" in line
-    for command in ("fit", "predict", "rank"):
+    for command in ("fit", "predict", "rank", "evaluate"):
         status, out, _ = _run([command, "--help"])
         text = " ".join(out.split())
         assert "load only files you trust" in text or "for files you trust" in text
@@ -536,7 +549,8 @@ def test_progress_bar_on_a_terminal_only(digits_source, folder, tmp_path, monkey
     assert status == 0, err
     # Source epochs (3 pretraining epochs per layer + 20), then the folds.
     assert "source" in err and "/26" in err and "epoch" in err
-    assert "cross-validation" in err and "/3 " in err and "fold" in err
+    # 3 candidates (transfer, T = 0, linear) on each of the 3 folds.
+    assert "cross-validation" in err and "/9 " in err and "fit" in err
     assert "can take minutes" not in out  # the bar replaces that line
     # Quiet with -q, when stderr is no terminal, and without tqdm.
     assert run(_run_on_terminal, tmp_path / "c2", "-q")[2] == ""
@@ -612,7 +626,7 @@ def test_usage_errors_and_help():
     assert "all' or a non-negative integer" in err
     status, out, err = _run(["--help"])
     assert status == 0
-    for command in ("demo", "fit", "predict"):
+    for command in ("demo", "fit", "predict", "evaluate"):
         assert command in out
 
 

@@ -38,7 +38,9 @@ def _quiet():
 
 
 def test_a_family_is_its_registered_instance_and_equals_its_name():
-    stack = LayerStack([np.ones((3, 2))], [np.zeros(2)], family="mpdbm")
+    stack = LayerStack(
+        [np.ones((3, 2))], [np.zeros(2)], family="mpdbm", visible_intercept=np.zeros(3)
+    )
     assert stack.family is MPDBM
     assert stack.family == "mpdbm" and stack.family != "feedforward"
     assert LayerStack([np.ones((3, 2))], [np.zeros(2)]).family is FEEDFORWARD
@@ -49,6 +51,8 @@ def test_a_family_is_its_registered_instance_and_equals_its_name():
         LayerStack([np.ones((3, 2))], [np.zeros(2)], family="convolutional?")
     with pytest.raises(ValueError, match="Layer 1 expects 4 inputs"):
         LayerStack([np.ones((3, 2)), np.ones((4, 2))], [np.zeros(2)] * 2)
+    with pytest.raises(ValueError, match="visible_intercept"):
+        LayerStack([np.ones((3, 2))], [np.zeros(2)], family="mpdbm")
 
 
 class CountingFamily(FeedForwardFamily):

@@ -404,3 +404,13 @@ def test_source_models_report_their_shape_as_mlp_classifier_does(digits, cls):
         assert model.n_layers_ == len(model.coefs_) + 1
         assert model.n_outputs_ == model.coefs_[-1].shape[1] == 10
         assert model.out_activation_ == "softmax"
+
+
+def test_the_default_mpdbm_follows_the_size_of_small_images(digits_split):
+    # "auto" hidden layers are no wider than the input: 64 units for 8x8
+    # digits (the paper's 500 for MNIST's 784 pixels).
+    X_train, X_test, y_train, y_test = digits_split
+    clf = MPDBMClassifier(random_state=0).fit(X_train, y_train)
+    assert [W.shape[1] for W in clf.coefs_] == [64, 64, 10]
+    assert clf.score(X_test, y_test) >= 0.95
+    assert MPDBMClassifier()._hidden_sizes(784) == [500, 500]

@@ -227,7 +227,9 @@ def test_bad_input_names_the_fix(digits, sources):
         transferability(source, X, y, method="h-score")
     for method in ("logme", "knn"):
         for layer in (4, 0, "last"):
-            with pytest.raises(ValueError, match=r"layer must be 'all' or .*\[1, 3\]"):
+            with pytest.raises(
+                ValueError, match=r"layer must be None, 'all'.*\[1, 3\]"
+            ):
                 transferability(source, X, y, method=method, layer=layer)
     with pytest.raises(ValueError, match="expects 64"):
         transferability(source, X[:, :30], y)

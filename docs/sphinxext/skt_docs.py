@@ -45,6 +45,7 @@ EXAMPLE_ORDER = (
     "plot_cross_val_score.py",
     "plot_grid_search.py",
     "plot_image_folder.py",
+    "plot_own_images.py",
     "plot_mmd_finetuning.py",
     "plot_active_learning.py",
 )

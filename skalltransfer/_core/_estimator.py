@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from skalltransfer._core._fitted import (
     check_classes,
@@ -23,7 +23,6 @@ from skalltransfer._core._fitted import (
 from skalltransfer._core._images import (
     ImageConventionWarning,
     convention_differences,
-    image_statistics,
 )
 from skalltransfer._core._params import weights_params_hash
 from skalltransfer._core._training import TargetRows, run_training
@@ -32,7 +31,9 @@ from skalltransfer._core._validation import (
     batched,
     check_unit_interval,
     encode_labels,
+    validated,
 )
+from skalltransfer._kernels._image_stats import image_statistics
 
 
 def validation_split(n_samples, codes, validation_fraction, rng):
@@ -42,10 +43,11 @@ def validation_split(n_samples, codes, validation_fraction, rng):
     counts = np.bincount(codes)
     stratify = codes if counts.min() >= 2 else None
     n_val = max(int(round(validation_fraction * n_samples)), len(counts))
-    if n_val >= n_samples:
+    if n_samples - n_val < len(counts):
         raise ValueError(
             f"early_stopping with validation_fraction={validation_fraction} "
-            f"leaves no training data out of {n_samples} samples; disable "
+            f"leaves {n_samples - n_val} of {n_samples} samples to train on, fewer "
+            f"than the {len(counts)} classes; lower validation_fraction, disable "
             "early_stopping or pass more data."
         )
     train, val = train_test_split(
@@ -133,7 +135,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     # -- the fit skeleton -------------------------------------------------------
     def _fit(self, X, y):
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        X, y = validated(self, X, y, dtype=(np.float32, np.float64))
         classes, codes = encode_labels(y)
         rng = check_random_state(self.random_state)
         warm = self.warm_start and self.__sklearn_is_fitted__()
@@ -263,13 +265,6 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "warm_start=True needs the same classes as the previous fit: "
                 f"{self.classes_!r} then {classes!r}."
             )
-        n_inputs = self._layer_stack().layer_sizes[0]
-        if X.shape[1] != n_inputs:
-            raise ValueError(
-                f"warm_start=True continues a network of {n_inputs} inputs, but X "
-                f"has {X.shape[1]} features; set warm_start=False to fit a new "
-                "network."
-            )
         before = getattr(self, "_fitted_architecture", None) or {}
         now = self._architecture()
         changed = [name for name in now if name in before and before[name] != now[name]]
@@ -282,6 +277,13 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "changed since it was fitted, so its weights no longer fit; set "
                 "warm_start=False to fit a new network, or restore "
                 f"{' and '.join(changed)}."
+            )
+        n_inputs = self._layer_stack().layer_sizes[0]
+        if X.shape[1] != n_inputs:
+            raise ValueError(
+                f"warm_start=True continues a network of {n_inputs} inputs, but X "
+                f"has {X.shape[1]} features; set warm_start=False to fit a new "
+                "network."
             )
 
     def _store_result(self, result, warm):
@@ -304,6 +306,16 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         # n_features_in_ alone is set before fit can fail; the weights are not.
         return hasattr(self, "coefs_")
 
+    def _check_params_fit_weights(self, stack):
+        """The hidden layer sizes the parameters ask for are those of the
+        weights (a file can pair any parameters with any weights)."""
+        sizes = [W.shape[1] for W in stack.coefs[:-1]]
+        if self._hidden_sizes() != sizes:
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} but the weights "
+                f"have hidden layers of {tuple(sizes)} units."
+            )
+
     def _check_fitted_state(self):
         """Raise a ValueError naming the attribute if the fitted state is not
         what a fit makes (a model read from a file or the source cache)."""
@@ -312,6 +324,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.coefs_, self.intercepts_, getattr(self, "visible_intercept_", None)
         )
         stack = checked_layers(self._layer_stack)
+        self._check_params_fit_weights(stack)
         check_classes(self.classes_, stack.layer_sizes[-1])
         check_n_features(stack, self.n_features_in_, "coefs_")
         check_int(self.n_iter_, "n_iter_")
@@ -320,7 +333,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _validate_predict_X(self, X):
         check_is_fitted(self)
-        X = validate_data(
+        X = validated(
             self, X, reset=False, dtype=(np.float32, np.float64), ensure_all_finite=True
         )
         if self._requires_unit_interval:

@@ -6,8 +6,10 @@ non-numbers into a network. Each check raises a ValueError naming the
 attribute (``coefs_[0]``, ``network_.intercepts[1]``, ...) and what is wrong.
 """
 
+import math
 import numbers
 import re
+import zipfile
 
 import numpy as np
 
@@ -20,14 +22,13 @@ def _describe(value):
     return f"a {type(value).__name__}"
 
 
-def check_float_array(value, name, ndim, dtype=None):
+def check_float_array(value, name, ndim, dtype=None, contiguous=True):
     """``value`` if it is a C-contiguous, finite float32/float64 array of
     ``ndim`` dimensions (of ``dtype`` when given), else a ValueError naming
     ``name``."""
     if not isinstance(value, np.ndarray) or value.dtype not in FLOAT_DTYPES:
         raise ValueError(
-            f"{name} must be a float32 or float64 array, but it is "
-            f"{_describe(value)}: the model was not written by a fit."
+            f"{name} must be a float32 or float64 array, but it is {_describe(value)}."
         )
     if dtype is not None and value.dtype != dtype:
         raise ValueError(
@@ -38,7 +39,7 @@ def check_float_array(value, name, ndim, dtype=None):
         raise ValueError(
             f"{name} has {value.ndim} dimension(s) where a fit makes {ndim}."
         )
-    if not value.flags.c_contiguous:
+    if contiguous and not value.flags.c_contiguous:
         raise ValueError(f"{name} is not a C-contiguous array, as a fit makes it.")
     if not np.all(np.isfinite(value)):
         raise ValueError(f"{name} holds values that are not finite (NaN or inf).")
@@ -63,7 +64,7 @@ def check_numbers(values, name):
     return values
 
 
-def check_arrays(values, name, ndim, dtype=None):
+def check_arrays(values, name, ndim, dtype=None, contiguous=True):
     """``values`` if it is a non-empty list of arrays that pass
     :func:`check_float_array`, all of one dtype."""
     if not isinstance(values, (list, tuple)) or not values:
@@ -71,12 +72,12 @@ def check_arrays(values, name, ndim, dtype=None):
             f"{name} must be a non-empty list of arrays, but it is {_describe(values)}."
         )
     for k, value in enumerate(values):
-        check_float_array(value, f"{name}[{k}]", ndim, dtype)
+        check_float_array(value, f"{name}[{k}]", ndim, dtype, contiguous)
         dtype = value.dtype
     return values
 
 
-def check_layer_arrays(coefs, intercepts, visible=None, names=None):
+def check_layer_arrays(coefs, intercepts, visible=None, names=None, contiguous=True):
     """Check a network's weight arrays: lists of arrays of one float dtype,
     C order, finite values, each bias as long as its layer's output and the
     visible bias (if any) as long as the input. ``names`` are the three
@@ -87,9 +88,9 @@ def check_layer_arrays(coefs, intercepts, visible=None, names=None):
         "intercepts_",
         "visible_intercept_",
     )
-    check_arrays(coefs, coefs_name, 2)
+    check_arrays(coefs, coefs_name, 2, contiguous=contiguous)
     dtype = coefs[0].dtype
-    check_arrays(intercepts, intercepts_name, 1, dtype)
+    check_arrays(intercepts, intercepts_name, 1, dtype, contiguous)
     if len(coefs) != len(intercepts):
         raise ValueError(
             f"{coefs_name} has {len(coefs)} layers but {intercepts_name} has "
@@ -103,7 +104,7 @@ def check_layer_arrays(coefs, intercepts, visible=None, names=None):
                 "not written by a fit."
             )
     if visible is not None:
-        check_float_array(visible, visible_name, 1, dtype)
+        check_float_array(visible, visible_name, 1, dtype, contiguous)
         if visible.shape != (coefs[0].shape[0],):
             raise ValueError(
                 f"{visible_name} has {visible.shape[0]} entries but "
@@ -177,6 +178,18 @@ def check_statistics(stats):
             raise ValueError(f"input_statistics_[{key!r}] must be a finite float.")
 
 
+def _check_own_attributes(obj):
+    """Refuse instance attributes that hide what the class defines (a
+    method, a property): a file can set any attribute, a fit never sets
+    those."""
+    shadowing = sorted(name for name in vars(obj) if hasattr(type(obj), name))
+    if shadowing:
+        raise ValueError(
+            f"the {type(obj).__name__} in it sets {shadowing}, which its class "
+            "defines (methods or properties): a fit never does that."
+        )
+
+
 def check_fitted(obj, _seen=None):
     """Check every model of this package held by ``obj`` (itself, the
     steps of a Pipeline, a search's best estimator, ...), recursively."""
@@ -185,9 +198,16 @@ def check_fitted(obj, _seen=None):
         return
     seen.add(id(obj))
     check = getattr(type(obj), "_check_fitted_state", None)
-    if check is not None and hasattr(obj, "__sklearn_is_fitted__"):
-        if obj.__sklearn_is_fitted__():
-            check(obj)
+    if check is not None:
+        _check_own_attributes(obj)
+        try:
+            if obj.__sklearn_is_fitted__():
+                check(obj)
+        except (AttributeError, KeyError, TypeError, IndexError) as exc:
+            raise ValueError(
+                f"the {type(obj).__name__} in it lacks a fitted attribute or holds "
+                f"one of the wrong kind ({type(exc).__name__}: {exc})."
+            ) from None
     if isinstance(obj, (list, tuple)):
         items = obj
     elif isinstance(obj, dict):
@@ -200,3 +220,50 @@ def check_fitted(obj, _seen=None):
         if isinstance(item, (np.ndarray, str, bytes, numbers.Number)) or item is None:
             continue
         check_fitted(item, seen)
+
+
+# A stored model is a few arrays: deflate shrinks float weights little, so a
+# member that inflates far beyond its stored size is a bomb, not a model.
+_MAX_INFLATION = 100
+_ALWAYS_FINE = 1 << 24  # members under 16 MB are read whatever their ratio
+
+
+def check_zip_sizes(file, what):
+    """Refuse, before anything is decompressed, a zip archive (a ``.skops``
+    file, a cache entry's ``.npz``) whose members inflate far beyond their
+    stored size, or whose ``.npy`` headers declare more data than the member
+    holds. ``file`` is a path or a binary file object."""
+    with zipfile.ZipFile(file) as archive:
+        for info in archive.infolist():
+            size, stored = info.file_size, max(info.compress_size, 1)
+            if size > _ALWAYS_FINE and size > _MAX_INFLATION * stored:
+                raise ValueError(
+                    f"{what}: its member {info.filename!r} inflates to {size} bytes "
+                    f"from {stored}, a decompression bomb, not a model; it was not "
+                    "read."
+                )
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as member:
+                    _check_npy_header(member, size, info.filename, what)
+
+
+def _check_npy_header(member, size, name, what):
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(member)
+        read = (
+            fmt.read_array_header_1_0
+            if version == (1, 0)
+            else (fmt.read_array_header_2_0)
+        )
+        shape, _, dtype = read(member)
+    except (ValueError, OSError, EOFError):
+        raise ValueError(f"{what}: its member {name!r} is not a NumPy array.") from None
+    if dtype.hasobject:
+        return  # read only with pickle, which np.load refuses here
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > size:
+        raise ValueError(
+            f"{what}: its member {name!r} declares an array of {declared} bytes "
+            f"but holds {size}; it was not read."
+        )

@@ -19,6 +19,11 @@ import copy
 import numpy as np
 
 from skalltransfer._core._families import FEEDFORWARD, get_family
+from skalltransfer._core._fitted import check_layer_arrays
+from skalltransfer._kernels._activations import ACTIVATIONS
+
+# What an output layer may compute.
+OUTPUT_ACTIVATIONS = ("softmax", "logistic", "identity")
 
 
 class LayerStack:
@@ -65,6 +70,32 @@ class LayerStack:
             raise ValueError(
                 "coefs and intercepts must be non-empty and of equal length."
             )
+        if hidden_activation not in ACTIVATIONS:
+            raise ValueError(
+                f"hidden_activation must be one of {sorted(ACTIVATIONS)}, got "
+                f"{hidden_activation!r}."
+            )
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got "
+                f"{output_activation!r}."
+            )
+        # Arrays are shared, not copied; other sequences become arrays.
+        coefs = [W if isinstance(W, np.ndarray) else np.asarray(W) for W in coefs]
+        intercepts = [
+            b if isinstance(b, np.ndarray) else np.asarray(b) for b in intercepts
+        ]
+        if visible_intercept is not None and not isinstance(
+            visible_intercept, np.ndarray
+        ):
+            visible_intercept = np.asarray(visible_intercept)
+        check_layer_arrays(
+            coefs,
+            intercepts,
+            visible_intercept,
+            names=("coefs", "intercepts", "visible_intercept"),
+            contiguous=False,
+        )
         self.coefs = list(coefs)
         self.intercepts = list(intercepts)
         self.family = family

@@ -9,6 +9,7 @@ from collections import OrderedDict
 import joblib
 from sklearn.base import clone
 
+from skalltransfer._core._validation import as_path
 from skalltransfer._source_cache._store import (
     CorruptEntryError,
     entry_dir,
@@ -60,14 +61,12 @@ def cache_location(memory):
             return None
         memory = memory.location
     if isinstance(memory, (str, os.PathLike)):
-        path = os.fspath(memory)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not path.strip():
+        if not os.fspath(memory).strip():
             raise ValueError(
                 "source_memory is an empty path; pass a cache directory (e.g. "
                 "skalltransfer.get_cache_dir()) or None for no disk cache."
             )
+        path = as_path(memory, "source_memory")
         # "~" means the home directory here too, as in get_cache_dir.
         return os.path.abspath(os.path.expanduser(path))
     raise TypeError(

@@ -12,9 +12,13 @@ import zipfile
 import zlib
 
 import numpy as np
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
-from skalltransfer._core._validation import check_unit_interval
+from skalltransfer._core._validation import (
+    check_unit_interval,
+    checked_array,
+    plain_labels,
+)
 
 
 class SourceData:
@@ -67,8 +71,8 @@ class SourceData:
     def _set(self, X, y, copy):
         # copy=True: a copy that shares no memory with the caller's arrays
         # (check_array copies only once, also after a dtype conversion).
-        X = check_array(X, dtype=(np.float32, np.float64), copy=copy)
-        y = column_or_1d(y, warn=True)
+        X = checked_array(X, "SourceData X", dtype=(np.float32, np.float64), copy=copy)
+        y = plain_labels(column_or_1d(y, warn=True))
         if copy:
             y = np.array(y, copy=True)
         if len(y) != X.shape[0]:

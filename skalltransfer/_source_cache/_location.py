@@ -10,6 +10,7 @@ JSON (:mod:`skalltransfer._source_cache._store`), never as pickles.
 import os
 import sys
 
+from skalltransfer._core._validation import as_path
 from skalltransfer._source_cache._cached_fit import forget_in_process_sources
 from skalltransfer._source_cache._store import clear_entries
 
@@ -39,13 +40,7 @@ def _resolve_cache_dir(path):
     if path is None:
         # An empty variable counts as unset, as in most shells' conventions.
         path = os.environ.get(CACHE_ENV_VAR) or _platform_cache_dir()
-    try:
-        path = os.fspath(path)
-    except TypeError:
-        raise TypeError(
-            f"The cache directory must be a str or os.PathLike, got "
-            f"{type(path).__name__}."
-        ) from None
+    path = as_path(path, "The cache directory")
     return os.path.abspath(os.path.expanduser(path))
 
 

@@ -195,6 +195,10 @@ def prefit_sources(estimator, param_grid=None, *, n_jobs=None, verbose=0):
     >>> prefit_sources(est, grid).n_cached  # a second call finds them cached
     2
     """
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
+    ):
+        raise ValueError(f"n_jobs must be an int or None, got {n_jobs!r}.")
     settings = _candidates(param_grid)
     distinct = {}
     for params in settings:

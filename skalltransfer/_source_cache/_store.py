@@ -34,9 +34,11 @@ import zlib
 import numpy as np
 from sklearn.base import clone
 
-from skalltransfer._core._fitted import check_fitted
+from skalltransfer._core._fitted import check_fitted, check_zip_sizes
 
-FORMAT = 1
+# The entry layout and what a restored source holds; a change discards
+# (and refits) older entries. 2: sources record input_statistics_.
+FORMAT = 2
 SUBDIR = "sources"
 ENTRY_FILE = "entry.json"
 ARRAYS_FILE = "arrays.npz"
@@ -248,8 +250,8 @@ def _read_verified(location, key):
         with open(os.path.join(path, ARRAYS_FILE), "rb") as f:
             npz_bytes = f.read()
         body, digest = entry["body"], entry["sha256"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CorruptEntryError(f"{type(exc).__name__}: {exc}") from exc
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise CorruptEntryError(f"{type(exc).__name__}: {exc}") from None
     if _digest(body, npz_bytes) != digest:
         raise CorruptEntryError(
             "its content does not match its SHA-256 checksum (corrupt, "
@@ -287,6 +289,7 @@ def read_entry(location, key, estimator):
             f"it holds a {body.get('estimator')}, not a {class_name(estimator)}"
         )
     try:
+        check_zip_sizes(io.BytesIO(npz_bytes), ARRAYS_FILE)
         with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
         attributes = {

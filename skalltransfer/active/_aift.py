@@ -4,6 +4,7 @@ the predictions on augmented copies ("patches") of each candidate."""
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from skalltransfer._core._images import square_image_shape
@@ -104,6 +105,11 @@ def aift_scores(
         raise ValueError(
             f"P must have shape (n_candidates, n_patches, n_classes), got {P.shape}."
         )
+    if not np.all(np.isfinite(P)) or np.any(P < 0):
+        raise ValueError(
+            "P must hold probabilities (finite, non-negative), but it has NaN, "
+            "infinite or negative entries."
+        )
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}.")
     S = majority_selection(P, alpha)
@@ -147,7 +153,21 @@ def random_shift_augment(X, n_augment, rng, *, max_shift=2):
             "(not a square number); pass augment=callable(X, n_augment, rng) "
             "returning an array of shape (n_samples, n_augment, n_features)."
         )
+    if (
+        isinstance(n_augment, bool)
+        or not isinstance(n_augment, Integral)
+        or n_augment < 1
+    ):
+        raise ValueError(f"n_augment must be a positive int, got {n_augment!r}.")
+    if (
+        isinstance(max_shift, bool)
+        or not isinstance(max_shift, Integral)
+        or max_shift < 0
+    ):
+        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}.")
     s = int(max_shift)
+    if not hasattr(rng, "integers"):
+        rng = check_random_state(rng)
     draw = rng.integers if hasattr(rng, "integers") else rng.randint
     shifts = draw(-s, s + 1, size=(n, n_augment, 2)).reshape(-1, 2)
     copies = np.ascontiguousarray(np.repeat(X, n_augment, axis=0))

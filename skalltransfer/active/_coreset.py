@@ -1,13 +1,14 @@
 """Core-set diversity (k-center greedy, Sener & Savarese 2018) combined with an
 MMD-reduction uncertainty toward the source domain."""
 
+import numbers
 from numbers import Integral, Real
 
 import numpy as np
 from numba import njit
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array
 
+from skalltransfer._core._validation import checked_array
 from skalltransfer._kernels._mmd import (
     base_bandwidth,
     greedy_mmd_removal,
@@ -98,9 +99,24 @@ def k_center_greedy(candidates, n_picks, centers=None, first=0):
         The distances each step maximised, NaN for candidates already
         chosen.
     """
-    candidates = np.asarray(candidates)
+    candidates = checked_array(candidates, "candidates", dtype=(np.float64, np.float32))
     if centers is None:
         centers = candidates[:0]
+    elif len(centers):
+        centers = checked_array(centers, "centers", dtype=(np.float64, np.float32))
+        if centers.shape[1] != candidates.shape[1]:
+            raise ValueError(
+                f"centers have {centers.shape[1]} features but candidates have "
+                f"{candidates.shape[1]}."
+            )
+    if isinstance(n_picks, bool) or not isinstance(n_picks, numbers.Integral):
+        raise ValueError(f"n_picks must be an int, got {n_picks!r}.")
+    if isinstance(first, bool) or not isinstance(first, numbers.Integral):
+        raise ValueError(f"first must be an int, got {first!r}.")
+    if len(candidates) and not 0 <= first < len(candidates):
+        raise ValueError(
+            f"first must index a candidate, in [0, {len(candidates) - 1}], got {first}."
+        )
     dtype = np.result_type(candidates.dtype, np.asarray(centers).dtype, np.float32)
     E = np.ascontiguousarray(np.concatenate([centers, candidates]), dtype=dtype)
     n_centers = len(centers)
@@ -248,7 +264,7 @@ class MMDCoreSetSampling(QueryStrategy):
 
     def _source_embeddings(self, clf, rng):
         Xs = getattr(self.X_source, "X", self.X_source)
-        Xs = check_array(Xs, dtype=(np.float64, np.float32))
+        Xs = checked_array(Xs, "Xs", dtype=(np.float64, np.float32))
         if len(Xs) > self.n_source_samples:
             Xs = Xs[np.sort(rng.choice(len(Xs), self.n_source_samples, replace=False))]
         return np.asarray(clf.transform(Xs), dtype=np.float64)

@@ -14,8 +14,9 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from skalltransfer._core._validation import validated
 from skalltransfer.active._strategies import is_unlabeled
 
 
@@ -268,7 +269,7 @@ class ActiveTransferLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None; mark unlabelled samples with missing_label instead."
             )
-        X = validate_data(self, X, dtype=(np.float64, np.float32))
+        X = validated(self, X, dtype=(np.float64, np.float32))
         y = column_or_1d(y, warn=True)
         if len(y) != X.shape[0]:
             raise ValueError(
@@ -306,8 +307,10 @@ class ActiveTransferLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             pool = np.flatnonzero(unlabeled)
             if reveal is None or not pool.size:
                 raise ValueError(
-                    "The labelled samples cover only one class (or none); "
-                    "label samples of at least two classes (or pass an oracle)."
+                    "The labelled samples (those whose label is not "
+                    f"missing_label={self.missing_label!r}) cover only one class "
+                    "(or none); label samples of at least two classes (or pass "
+                    "an oracle)."
                 )
             acquire([rng.choice(pool)])
 

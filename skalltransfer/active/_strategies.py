@@ -17,7 +17,9 @@ import numpy as np
 from scipy.special import entr
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
+
+from skalltransfer._core._validation import checked_array
 
 
 def _is_nan(value):
@@ -126,7 +128,7 @@ class QueryStrategy(BaseEstimator):
             Only with ``return_utilities``; NaN for non-candidates.
         """
         self._validate_params()
-        X = check_array(X, dtype=(np.float64, np.float32))
+        X = checked_array(X, "X", dtype=(np.float64, np.float32))
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != X.shape[0]:
             raise ValueError(

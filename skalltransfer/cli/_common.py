@@ -111,30 +111,33 @@ def positive_float(text):
     return value
 
 
-def image_size(n_features, size, what, has_size_option=True):
+def image_size(n_features, size, what, has_size_option=True, channels=1):
     """``(height, width)`` of the images a network with ``n_features`` inputs
-    takes: ``size`` if given (checked), else the square side.
+    (``channels`` per pixel) takes: ``size`` if given (checked), else the
+    square side.
 
     ``has_size_option=False`` is for a command without ``--size``, whose
     message for a non-square input must not name it."""
     square = square_image_shape(n_features)
+    inputs = n_features * channels
+    per_pixel = f" x {channels} channels" if channels > 1 else ""
     if size is not None:
         height, width = size
         if height * width != n_features:
             hint = (
-                f" ({square[0]}x{square[1]}); pass --size {square[0]} {square[1]} "
-                "or omit --size"
+                f" ({square[0]}x{square[1]}{per_pixel}); pass --size {square[0]} "
+                f"{square[1]} or omit --size"
                 if square
                 else ""
             )
             raise CommandError(
-                f"--size {height} {width} gives {height * width} pixels but {what} "
-                f"takes {n_features} inputs{hint}."
+                f"--size {height} {width} gives {height * width} pixels{per_pixel} "
+                f"but {what} takes {inputs} inputs{hint}."
             )
         return height, width
     if square is None and not has_size_option:
         raise CommandError(
-            f"{what} takes {n_features} inputs, which is not a square image; "
+            f"{what} takes {inputs} inputs, which is not a square image; "
             "this command needs sources whose input is a square image (it "
             "reads your images at that size). Score the source in Python "
             "instead: skalltransfer.rank_sources on images loaded with "
@@ -142,10 +145,19 @@ def image_size(n_features, size, what, has_size_option=True):
         )
     if square is None:
         raise CommandError(
-            f"{what} takes {n_features} inputs, which is not a square image; "
-            "pass --size HEIGHT WIDTH."
+            f"{what} takes {inputs} inputs, which is not a square image"
+            f"{per_pixel and ' of ' + str(channels) + ' channels'}; pass --size "
+            "HEIGHT WIDTH."
         )
     return square[:2]
+
+
+def no_information_leep(y):
+    """LEEP (and NCE) of a source whose outputs are the same for every
+    image, whatever they are: minus the entropy of the class frequencies of
+    the labels ``y``."""
+    freq = np.unique(y, return_counts=True)[1] / len(y)
+    return float(np.sum(freq * np.log(freq)))
 
 
 def one_line_doc(func):
@@ -243,13 +255,14 @@ def escape(text):
     )
 
 
-def print_table(row_names, col_names, rows, fmt):
-    """A plain-text table, first column left-aligned; names escaped."""
+def print_table(row_names, col_names, rows, fmt, corner=""):
+    """A plain-text table, first column left-aligned (headed by ``corner``);
+    names escaped."""
     row_names = [escape(n) for n in row_names]
     col_names = [escape(n) for n in col_names]
-    first = max(len(n) for n in row_names)
+    first = max(len(n) for n in [*row_names, corner])
     width = max([len(n) for n in col_names] + [len(fmt(v)) for v in rows.flat])
-    print("  " + " " * first + "".join(f"  {n:>{width}}" for n in col_names))
+    print(f"  {corner:<{first}}" + "".join(f"  {n:>{width}}" for n in col_names))
     for name, row in zip(row_names, rows):
         cells = "".join(f"  {fmt(v):>{width}}" for v in row)
         print(f"  {name:<{first}}{cells}")

@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 
-from skalltransfer._core._progress import progress_bar
 from skalltransfer.cli._common import (
     DATA_ERRORS,
     SECURITY_NOTE,
@@ -18,8 +17,8 @@ from skalltransfer.cli._common import (
     check_out,
     cv_folds,
     escape,
-    image_size,
     layer_count,
+    no_information_leep,
     one_line_doc,
     positive_float,
     positive_int,
@@ -28,55 +27,108 @@ from skalltransfer.cli._common import (
     seed,
     show_progress,
 )
+from skalltransfer.cli._fit_report import (
+    MATPLOTLIB_NOTE,
+    comparison_record,
+    matplotlib_missing,
+    print_comparison,
+    print_per_class,
+    run_comparison,
+    save_comparison_plot,
+    save_confusion_plot,
+    save_relation_plot,
+    write_report,
+)
+from skalltransfer.cli._groups import (
+    add_group_arguments,
+    check_group_count,
+    make_splitter,
+    read_groups,
+    relative_names,
+)
+from skalltransfer.cli._images import (
+    add_image_arguments,
+    declared_image_shape,
+    describe_images,
+    image_warnings,
+    input_images,
+    json_info,
+    loader_options,
+)
 from skalltransfer.cli._sources import fit_cli_source, resolve_cli_source
 
 
 def _source_unit_names(clf):
+    """Names of the source's output units (its classes when they match one
+    to one, else the unit indices), and whether they are class names."""
     labels = getattr(clf.source_, "classes_", None)
     n_units = clf.relation_.shape[1]
     if labels is not None and len(labels) == n_units:
-        return [str(v) for v in labels]
-    return [str(v) for v in range(n_units)]
+        return [str(v) for v in labels], True
+    return [str(v) for v in range(n_units)], False
 
 
-def _save_relation_plot(clf, path):
-    """Save the relation plot as PNG; return a note if it cannot be drawn."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return (
-            "note: matplotlib is not installed, so the relation plot was not "
-            "saved; install it with 'pip install \"skalltransfer[plot]\"'."
+def _refit(chosen, clf, X, y):
+    """The candidate ``chosen`` of the comparison, fitted on every image."""
+    from sklearn.base import clone
+
+    from skalltransfer.model_selection._comparison import (
+        LINEAR,
+        NO_TRANSFER,
+        linear_baseline,
+    )
+
+    with reported(ValueError, TypeError, context=f"fitting the {chosen}"):
+        if chosen == NO_TRANSFER:
+            return clone(clf).set_params(n_transferred_layers=0).fit(X, y)
+        if chosen == LINEAR:
+            # The logistic regression with the C the inner folds chose.
+            return linear_baseline().fit(X, y).best_estimator_
+    return clf
+
+
+def _check_select(args):
+    if args.select == "best" and args.cv == 0:
+        raise CommandError(
+            "--select best picks the candidate with the best cross-validated "
+            "score, and --cv 0 turns cross-validation off; drop one of them."
         )
-    from skalltransfer.plotting._relation import RelationDisplay
-
-    # A bare Figure needs no GUI backend, so this works on headless servers.
-    fig = Figure(figsize=(max(6.4, 0.6 * clf.relation_.shape[1] + 1), 4.0))
-    ax = fig.subplots()
-    RelationDisplay.from_estimator(clf, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    return None
 
 
 def _fit(args):
     """Transfer a source network to the images in a folder; save the model."""
-    from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import StratifiedKFold
 
     from skalltransfer._persist import save_model
     from skalltransfer.datasets import load_image_folder
+    from skalltransfer.model_selection._comparison import TRANSFER
     from skalltransfer.transfer._alltransfer import AllTransferClassifier
 
+    _check_select(args)
     out = check_out(args.out)
     if not os.path.exists(args.target_dir):
         raise CommandError(f"--target-dir {args.target_dir}: no such folder.")
 
     source, data, cache_dir, n_features, source_text = resolve_cli_source(args)
-    size = image_size(n_features, args.size, "the source network")
-    with reported(*DATA_ERRORS, context=f"--target-dir {args.target_dir}"):
-        X, y = load_image_folder(args.target_dir, size=size)
+    size, color = input_images(
+        n_features,
+        declared_image_shape(source) if data is None else None,
+        args.size,
+        args.color,
+        "the source network",
+    )
+    if data is not None and color == "rgb" and "image_shape" in source.get_params():
+        # Source images given as colour (--color rgb): a convolutional
+        # source reads them as such.
+        source.set_params(image_shape=(*size, 3))
+    options = loader_options(args, color)
+    with (
+        reported(*DATA_ERRORS, TypeError, context=f"--target-dir {args.target_dir}"),
+        image_warnings(),
+    ):
+        X, y, paths, info = load_image_folder(
+            args.target_dir, size=size, return_paths=True, return_info=True, **options
+        )
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise CommandError(
@@ -84,13 +136,25 @@ def _fit(args):
             f"('{classes[0]}'); a classifier needs at least two, one sub-folder "
             "per class."
         )
+    relative = relative_names(paths, args.target_dir)
+    groups, groups_from = read_groups(args, paths, args.target_dir)
+    # Checked now, not after minutes of training.
+    n_splits = min(args.cv, int(counts.min()))
+    if groups is not None and n_splits >= 2:
+        check_group_count(groups, n_splits, groups_from)
 
     print(
         f"Target: {len(y)} images in {len(classes)} classes from "
-        f"'{args.target_dir}', read as {size[0]}x{size[1]} grayscale (resized to "
-        "the source network's input where they differ)"
+        f"'{args.target_dir}', read as {describe_images(info)}"
     )
-    print_table(classes, ["images"], counts[:, None], str)
+    print_table(classes, ["images"], counts[:, None], str, corner="class")
+    if groups is not None and n_splits >= 2:
+        print(
+            f"Groups ({groups_from}): {len(np.unique(groups))}; the images of a "
+            "group stay in one cross-validation fold"
+        )
+    elif groups is not None:
+        print(f"note: {groups_from.split()[0]} is unused: no cross-validation.")
 
     show_bar = show_progress(args)
     start = time.perf_counter()
@@ -121,7 +185,7 @@ def _fit(args):
     # there is the plan, not a failure worth a warning per fold.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        with reported(ValueError, TypeError, context="fit"):
+        with reported(ValueError, TypeError, context="fit"), image_warnings():
             clf.fit(X, y)
         seconds = time.perf_counter() - start
         L = clf.network_.n_layers
@@ -131,54 +195,104 @@ def _fit(args):
             f"{' (all-transfer)' if T == L else ''}; fine-tuned for {clf.n_iter_} "
             f"epochs ({seconds:.1f} s in all)"
         )
-        print("Relation p_c(v) of each class to the source output units:")
-        print_table(classes, _source_unit_names(clf), clf.relation_, "{:.2f}".format)
+        names, named = _source_unit_names(clf)
+        unit = "source class" if named else "source unit"
+        print(
+            "Relation p_c(v) of each class to the source's output units"
+            f"{', one per source class' if named else ''}:"
+        )
+        print_table(
+            classes, names, clf.relation_, "{:.2f}".format, corner=f"class \\ {unit}"
+        )
         print(
             f"Transferability of the source (LEEP, at most 0, higher is better): "
-            f"{clf.transferability_:.3f}"
+            f"{clf.transferability_:.3f}; a source whose outputs say nothing "
+            f"about your classes scores {no_information_leep(y):.3f} (minus the "
+            "entropy of the class frequencies)"
         )
         if clf.selected_units_ is not None:
-            names = _source_unit_names(clf)
             pairs = ", ".join(
                 f"{escape(c)} -> {escape(names[v])}"
                 for c, v in zip(clf.classes_, clf.selected_units_)
             )
             used = "" if T == L else " (for reference: a new output layer is trained)"
-            print(f"Selected source units: {pairs}{used}")
+            units = "source classes" if named else "source units"
+            print(f"Selected {units}: {pairs}{used}")
         print(f"Training accuracy: {clf.score(X, y):.1%}")
 
-        n_splits = min(args.cv, int(counts.min()))
-        if n_splits >= 2:
-            cv = StratifiedKFold(n_splits, shuffle=True, random_state=args.random_state)
-            # What cross_val_score(clf, X, y, cv=cv) does, one fold at a time
-            # for the progress bar. The clones reuse the fitted source, so
-            # only the fine-tuning is repeated per fold.
-            scores = []
-            with progress_bar(show_bar, n_splits, "cross-validation", "fold") as bar:
-                for train, test in cv.split(X, y):
-                    fold = clone(clf).fit(X[train], y[train])
-                    scores.append(fold.score(X[test], y[test]))
-                    if bar is not None:
-                        bar.update(1)
-            scores = np.asarray(scores)
-            print(
-                f"Cross-validated accuracy ({n_splits}-fold, stratified): "
-                f"{scores.mean():.1%} +/- {scores.std():.1%}"
-            )
-        elif args.cv >= 2:
-            print(
-                "note: no cross-validation: the smallest class has fewer than 2 images."
-            )
+    comparison = None
+    chosen = TRANSFER
+    if n_splits >= 2:
+        splitter = make_splitter(n_splits, groups, args.random_state)
+        comparison = run_comparison(clf, X, y, groups, splitter, show_bar)
+        how = "stratified" if groups is None else "stratified, grouped"
+        print_comparison(comparison, how)
+        if args.select == "best":
+            chosen = comparison.best
+        report = comparison.classification_report(chosen, output_dict=True)
+        print_per_class(
+            report,
+            classes,
+            f"Per-class results of the {chosen} (its cross-validated predictions):",
+        )
+    elif args.cv >= 2:
+        print("note: no cross-validation: the smallest class has fewer than 2 images.")
+        if args.select == "best":
+            print("note: --select best: nothing to compare, the transfer is saved.")
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = _refit(chosen, clf, X, y)
     # The saved model keeps its fitted source but not the source images or
     # the cache location: it stays small and works on any machine.
-    clf.set_params(source=clf.source_, source_data=None, source_memory=None)
+    for fitted in (clf, model):
+        if isinstance(fitted, AllTransferClassifier):
+            fitted.set_params(
+                source=fitted.source_, source_data=None, source_memory=None
+            )
     with reported(OSError, TypeError, ValueError, context=f"--out {args.out}"):
-        save_model(clf, out)
-    print(f"Saved the model to '{args.out}'")
-    png = os.path.splitext(out)[0] + "_relation.png"
-    note = _save_relation_plot(clf, png)
-    print(note if note else f"Saved the relation plot to '{png}'")
+        save_model(model, out)
+    which = "" if chosen == TRANSFER else f" (the {chosen}, best cross-validated)"
+    print(f"Saved the model{which} to '{args.out}'")
+
+    stem = os.path.splitext(out)[0]
+    shown = os.path.splitext(args.out)[0]
+    report = {
+        "model": args.out,
+        "chosen": chosen,
+        "images": {
+            "target_dir": args.target_dir,
+            "n_images": len(y),
+            "classes": {str(c): int(n) for c, n in zip(classes, counts)},
+            "options": options,
+            "info": json_info(info),
+        },
+        "source": source_text,
+        "training_accuracy": float(clf.score(X, y)),
+        "transferability_leep": float(clf.transferability_),
+        "no_information_leep": no_information_leep(y),
+        "cross_validation": None
+        if comparison is None
+        else comparison_record(comparison, relative, groups, splitter, chosen),
+    }
+    write_report(stem + "_report.json", report, f"{shown}_report.json")
+    print(f"Saved the report to '{shown}_report.json'")
+    if matplotlib_missing():
+        print(MATPLOTLIB_NOTE)
+        return 0
+    save_relation_plot(clf, stem + "_relation.png", named)
+    saved = [f"{shown}_relation.png"]
+    if comparison is not None:
+        save_comparison_plot(comparison, stem + "_comparison.png")
+        save_confusion_plot(
+            y,
+            comparison.predictions[chosen],
+            classes,
+            stem + "_confusion.png",
+            f"{chosen}: cross-validated predictions",
+        )
+        saved += [f"{shown}_comparison.png", f"{shown}_confusion.png"]
+    print(f"Saved the plots to {', '.join(repr(p) for p in saved)}")
     return 0
 
 
@@ -188,10 +302,17 @@ def add_fit_command(subparsers):
         help=one_line_doc(_fit),
         description=textwrap.fill(
             "Train (or load) a source network, relate your classes to its output "
-            "units, fine-tune every layer on your images and save the model. "
-            "Prints the relation, the selected units, the training accuracy and "
-            "a stratified cross-validated accuracy; saves the relation plot "
-            "next to the model.",
+            "units (one per source class), fine-tune every layer on your images "
+            "and save the model. Cross-validates the transfer against the same "
+            "network trained from scratch (T = 0) and a linear model on the raw "
+            "pixels, on the same folds, and says whether transfer helped; prints "
+            "the per-class precision and recall of the cross-validated "
+            "predictions. Beside the model it saves MODEL_report.json (every "
+            "candidate's per-fold scores, the folds, the per-class reports, how "
+            "the images were read), and the relation, comparison and confusion "
+            "matrix plots (MODEL_relation.png, MODEL_comparison.png, "
+            "MODEL_confusion.png; with matplotlib). 'predict' and 'evaluate' read "
+            "new images the way the report says the training images were read.",
             width=78,
         ),
         epilog="example: skalltransfer fit --target-dir patches/ --out lesions.skops"
@@ -280,7 +401,21 @@ def add_fit_command(subparsers):
         default=5,
         metavar="INT",
         help="at most this many cross-validation folds (2 or more), limited by "
-        "the smallest class (default: 5; 0 skips cross-validation)",
+        "the smallest class (default: 5; 0 skips cross-validation and the "
+        "comparison)",
+    )
+    add_group_arguments(parser)
+    parser.add_argument(
+        "--select",
+        choices=("transfer", "best"),
+        default="transfer",
+        help="the model saved: the transfer (the default), or the candidate "
+        "with the best cross-validated accuracy (the transfer, the same network "
+        "from scratch or the linear model on raw pixels), fitted on every image",
+    )
+    add_image_arguments(
+        parser,
+        "what the source takes: rgb for a source fitted on colour images, else gray",
     )
     parser.add_argument(
         "--cache-dir",

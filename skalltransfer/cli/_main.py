@@ -4,8 +4,10 @@ Subcommands:
 
 - ``demo``: train the MP-DBM and SAE sources on the bundled MNIST subset;
 - ``fit``: transfer a source network to your own images (one sub-folder per
-  class) and save the fitted model;
+  class), cross-validate it against not transferring, and save the fitted
+  model with a report;
 - ``predict``: apply a saved model to new images;
+- ``evaluate``: score a saved model on a folder of labelled images;
 - ``rank``: rank source networks by their transferability to your images;
 - ``reproduce``: the seed paper's Tables II-V on the bundled data, as a report.
 
@@ -16,16 +18,21 @@ Models are saved as ``.skops`` (loaded without pickle) or ``.joblib``; a
 joblib file runs code when it is loaded, so it is read only with
 ``--allow-pickle`` (and after a notice).
 ``fit`` shows a progress bar (tqdm, when installed) over the source's
-training epochs and then the cross-validation folds when stderr is a
-terminal.
+training epochs and then the cross-validation fits when stderr is a
+terminal. A warning that images look unlike the network's own is printed
+as one ``warning: ...`` line on stderr.
 """
 
 import argparse
+import io
+import os
 import sys
 
 from skalltransfer.cli._common import EXIT_USAGE, CommandError
 from skalltransfer.cli._demo import add_demo_command
+from skalltransfer.cli._evaluate import add_evaluate_command
 from skalltransfer.cli._fit import add_fit_command
+from skalltransfer.cli._images import image_warnings
 from skalltransfer.cli._predict import add_predict_command
 from skalltransfer.cli._rank import add_rank_command
 from skalltransfer.cli._reproduce import add_reproduce_command
@@ -35,6 +42,7 @@ _COMMANDS = [
     add_fit_command,
     add_rank_command,
     add_predict_command,
+    add_evaluate_command,
     add_reproduce_command,
 ]
 
@@ -71,7 +79,18 @@ def main(argv=None):
         # argparse exits after --help (0) or a usage error it reported (2).
         return exc.code if isinstance(exc.code, int) else 0
     try:
-        return args.func(args)
+        # Image warnings not handled where they arise: one line each too.
+        with image_warnings():
+            return args.func(args)
+    except BrokenPipeError:
+        # The reader of the output left (e.g. '| head'): stop quietly, and
+        # keep Python from failing again while flushing at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return 1
     except CommandError as exc:
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -2,6 +2,7 @@
 
 import argparse
 import csv
+import os
 import sys
 import textwrap
 
@@ -11,20 +12,32 @@ from skalltransfer.cli._common import (
     CommandError,
     add_allow_pickle_argument,
     escape,
-    image_size,
     load_user_model,
     one_line_doc,
     positive_int,
     reported,
 )
+from skalltransfer.cli._images import (
+    add_image_arguments,
+    apply_training_options,
+    declared_image_shape,
+    image_warnings,
+    input_images,
+    loader_options,
+)
 
 # -- predict --------------------------------------------------------------------
+# Appended to an image warning: what fixes it on the command line.
+RELOAD_HINT = (
+    "On the command line: pass the --intensity, --invert and --color options "
+    "that 'fit' was given."
+)
 
 
-def _predict(args):
-    """Predict the class of images with a model saved by 'skalltransfer fit'."""
-    from skalltransfer.datasets import load_images
-
+def model_and_loading(args):
+    """The model of ``args.model`` and how to read images for it:
+    ``(model, size, loader options)``. Options not given are those 'fit'
+    recorded in the model's report, else the defaults."""
     model = load_user_model(args.model, "model", args.allow_pickle)
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
@@ -32,16 +45,50 @@ def _predict(args):
             f"model {args.model}: the model does not record its input size "
             "(n_features_in_)."
         )
-    size = image_size(n_features, args.size, "the model")
-    if args.proba and not hasattr(model, "predict_proba"):
+    apply_training_options(args, args.model)
+    size, color = input_images(
+        n_features, declared_image_shape(model), args.size, args.color, "the model"
+    )
+    return model, size, loader_options(args, color)
+
+
+def refuse_class_folders(model, path, exc):
+    """A clearer error for a folder of class sub-folders given as images."""
+    if os.path.isdir(path) and any(
+        os.path.isdir(os.path.join(path, name))
+        for name in os.listdir(path)
+        if not name.startswith(".")
+    ):
         raise CommandError(
-            f"--proba: the {type(model).__name__} in {args.model} has no predict_proba."
+            f"{path} holds sub-folders, not images. To score the model on "
+            f"labelled images (one sub-folder per class) run 'skalltransfer "
+            f"evaluate {model} {path}'; to predict, pass a folder of images."
+        ) from exc
+
+
+def _predict(args):
+    """Predict the class of images with a model saved by 'skalltransfer fit'."""
+    from skalltransfer.datasets import load_images
+
+    model, size, options = model_and_loading(args)
+    has_proba = hasattr(model, "predict_proba")
+    if args.proba and not has_proba:
+        raise CommandError(
+            f"--proba: the {type(model).__name__} in {args.model} has no "
+            "predict_proba; pass --no-proba."
         )
-    with reported(*DATA_ERRORS, context=args.images):
-        X, paths = load_images(args.images, size=size)
-    with reported(ValueError, context="predict"):
+    with_proba = has_proba and args.proba is not False
+    try:
+        with reported(*DATA_ERRORS, context=args.images), image_warnings():
+            X, paths, _ = load_images(
+                args.images, size=size, return_info=True, **options
+            )
+    except CommandError as exc:
+        refuse_class_folders(args.model, args.images, exc)
+        raise
+    with reported(ValueError, context="predict"), image_warnings(RELOAD_HINT):
         labels = model.predict(X)
-        proba = model.predict_proba(X) if args.proba else None
+        proba = model.predict_proba(X) if with_proba else None
 
     header = ["path", "prediction"]
     if proba is not None:
@@ -74,13 +121,24 @@ def _predict(args):
     return 0
 
 
+# The default of --intensity, --invert and --color for a saved model.
+IMAGE_DEFAULTS = (
+    "as 'fit' read the training images, else what the model takes: rgb for "
+    "a model of colour images, else gray"
+)
+
+
 def add_predict_command(subparsers):
     parser = subparsers.add_parser(
         "predict",
         help=one_line_doc(_predict),
         description=textwrap.fill(
             "Read an image file, or every image in a folder, resize it to the "
-            "model's input size and print 'path<TAB>prediction' per image. In "
+            "model's input size and print 'path<TAB>prediction' per image, then "
+            "the probability of each class (one column per class; --no-proba "
+            "leaves them out). Images are read as 'fit' read the training images "
+            "(the options recorded in MODEL_report.json beside the model), "
+            "unless --intensity, --invert or --color say otherwise. In "
             "the printed table a tab, newline or other non-printing character "
             "of a path or class name is shown as its Python escape (\\t, \\n, "
             "\\x1b, ...) and a backslash as \\\\ (except on Windows), so each "
@@ -105,7 +163,11 @@ def add_predict_command(subparsers):
         "--csv", metavar="OUT.csv", default=None, help="also write the table as CSV"
     )
     parser.add_argument(
-        "--proba", action="store_true", help="add the probability of each class"
+        "--proba",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the probability of each class, one column per class: printed by "
+        "default (--proba is kept for compatibility); --no-proba leaves them out",
     )
     parser.add_argument(
         "--size",
@@ -115,5 +177,6 @@ def add_predict_command(subparsers):
         metavar=("HEIGHT", "WIDTH"),
         help="image size the model takes, when its input is not square",
     )
+    add_image_arguments(parser, IMAGE_DEFAULTS)
     add_allow_pickle_argument(parser, "a MODEL")
     parser.set_defaults(func=_predict)

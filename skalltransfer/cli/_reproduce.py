@@ -91,7 +91,7 @@ def _reproduce(args):
         )
     with reported(*DATA_ERRORS, context="reading the target data"):
         _check_sizes(profile)
-    with reported(OSError, context="--cache-dir"):
+    with reported(OSError, ValueError, context="--cache-dir"):
         get_cache_dir(args.cache_dir)
     print(
         f"skalltransfer reproduce --profile {profile.name}: tasks {profile.tasks}, "

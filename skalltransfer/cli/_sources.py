@@ -142,7 +142,7 @@ def resolve_cli_source(args):
             if args.quick:
                 X, y = quick_subsample(X, y)
             data = SourceData(X, y)
-        with reported(OSError, context="--cache-dir"):
+        with reported(OSError, ValueError, context="--cache-dir"):
             cache_dir = get_cache_dir(args.cache_dir)
         model = make_source_model(kind, args.quick, args.random_state, args.verbose)
         name = f"{type(model).__name__} {describe_layers(model)}"

@@ -1,165 +1,158 @@
 """Loaders for image files: class folders and unlabelled images."""
 
 import os
-import warnings
 
 import numpy as np
 
 from skalltransfer.datasets._base import _check_size, _fspath
+from skalltransfer.datasets._decode import decode, resize
+from skalltransfer.datasets._intensity import (
+    EIGHT_BIT,
+    FLOAT,
+    INTEGER,
+    auto_depth,
+    check_color,
+    check_flag,
+    check_intensity,
+    check_invert,
+    depth_phrase,
+    scale_now,
+    should_invert,
+    stretch,
+)
 
 DEFAULT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
+class _ImageSet:
+    """Reads images one by one into rows of X and scales them; what depends
+    on the whole set (the bit depth of ``"auto"``, the range of
+    ``"minmax"``, ``invert="auto"``) is applied by :meth:`finish`."""
 
-def _import_pil():
-    """Import Pillow lazily: it is an optional dependency."""
-    try:
-        from PIL import Image, ImageOps
-    except ImportError as exc:
-        raise ImportError(
-            "Reading or resizing images requires Pillow, an optional dependency "
-            "of skalltransfer. Install it with 'pip install pillow' or "
-            "'pip install skalltransfer[images]'."
-        ) from exc
-    return Image, ImageOps
+    def __init__(self, paths, size, options):
+        self.paths, self.size = paths, size
+        self.mode, self.bits, self.invert, self.color = options
+        self.X = self.shape = None
+        # Rows left in raw integer values for "auto", with what decides
+        # their bit depth.
+        self.deferred, self.high, self.path_of_high = [], -1, None
+        self.header_depths, self.containers = [], {EIGHT_BIT: set(), INTEGER: set()}
+        self.divisors = {}  # kind -> set of divisors applied image by image
+        self.kinds = set()
 
-
-def _resize_gray(image, size):
-    """Resize a 2-D float32 image in [0, 1] to ``size`` = (height, width).
-
-    Shrinking uses area averaging (``BOX``), which avoids aliasing and, unlike
-    LANCZOS or BICUBIC, cannot overshoot outside [0, 1]. Enlarging uses
-    bilinear interpolation, which cannot overshoot either.
-    """
-    height, width = size
-    if image.shape == (height, width):
-        return image
-    Image, _ = _import_pil()
-    # Image.Resampling appeared in Pillow 9.1; older releases had the constants
-    # on Image itself.
-    filters = getattr(Image, "Resampling", Image)
-    if height <= image.shape[0] and width <= image.shape[1]:
-        resample = filters.BOX
-    else:
-        resample = filters.BILINEAR
-    # Mode "F" (32-bit float) keeps full precision while resampling.
-    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32))
-    resized = resized.resize((width, height), resample=resample)
-    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
-
-
-def _bits_per_sample(image):
-    """Return the bit depth recorded in a TIFF header, or None."""
-    tags = getattr(image, "tag_v2", None)
-    if tags is None:
-        return None
-    bits = tags.get(258)  # BitsPerSample
-    if isinstance(bits, tuple):
-        bits = bits[0] if len(set(bits)) == 1 else None
-    return bits if isinstance(bits, int) else None
-
-
-def _gray_float(image, path, bits=None):
-    """Convert a Pillow image to a 2-D float32 array in [0, 1].
-
-    ``bits`` is the bit depth recorded in the file header, if any.
-    """
-    mode = image.mode
-    if mode in _SIXTEEN_BIT_MODES or mode == "I":
-        pixels = np.asarray(image)
-        if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
-            raise ValueError(
-                f"The image '{path}' holds 32-bit integer pixels outside the "
-                "16-bit range [0, 65535], which cannot be scaled to [0, 1] "
-                "without knowing their range. Convert it to an 8- or 16-bit "
-                "image first."
+    def read(self, i, path):
+        pixels, kind, container, header_bits = decode(path, self.color)
+        self.kinds.add(kind)
+        if kind in self.containers:
+            self.containers[kind].add(container)
+        values, divisor = scale_now(
+            pixels, kind, path, self.mode, self.bits, header_bits
+        )
+        if divisor is not None:
+            self.divisors.setdefault(kind, set()).add(
+                (float(divisor), header_bits, container)
             )
-        # Scale by the bit depth, not by the maximum: the relative intensities
-        # of, e.g., a 12-bit scan stored in a 16-bit TIFF are preserved.
-        max_value = 65535
-        if bits is not None and 8 < bits < 16 and pixels.max() < 2**bits:
-            max_value = 2**bits - 1
-        return pixels.astype(np.float32) / np.float32(max_value)
-    if mode == "F":
-        pixels = np.asarray(image, dtype=np.float32)
-        if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 1:
+        elif kind == INTEGER and self.mode == "auto":
+            self.deferred.append(i)
+            if header_bits is not None:
+                self.header_depths.append(header_bits)
+            high = int(pixels.max()) if pixels.size else 0
+            if high > self.high:
+                self.high, self.path_of_high = high, path
+        if self.size is not None:
+            values = resize(values, self.size, clip=divisor is not None)
+        if self.mode == "per-image":
+            values = np.array(values, dtype=np.float32)
+            stretch(values)
+        if self.color == "rgb" and values.ndim == 2:
+            values = np.repeat(values[..., None], 3, axis=-1)
+        self._store(i, path, values)
+
+    def _store(self, i, path, values):
+        if self.X is None:
+            self.shape = values.shape
+            self.X = np.empty((len(self.paths), values.size), dtype=np.float32)
+        elif values.shape != self.shape:
             raise ValueError(
-                f"The image '{path}' holds floating-point pixels outside [0, 1]; "
-                "convert it to an 8- or 16-bit image first."
+                f"The image '{path}' has shape {values.shape} but "
+                f"'{self.paths[0]}' has shape {self.shape}; with size=None all "
+                "images must have the same size. Pass size=(height, width) to "
+                "resize them."
             )
-        return pixels
-    if mode != "L":
-        # ITU-R 601-2 luma for colour images; alpha channels are dropped.
-        image = image.convert("L")
-    return np.asarray(image, dtype=np.float32) / np.float32(255)
+        self.X[i] = values.ravel()
+
+    def finish(self):
+        """Scale what depends on the set; return ``(X, info)``."""
+        X, phrases = self.X, []
+        if self.mode == "auto":
+            if EIGHT_BIT in self.kinds:
+                phrases.append("8-bit, divided by 255")
+            if self.deferred:
+                depth = auto_depth(self.high, self.header_depths, self.path_of_high)
+                rows = X[self.deferred]
+                rows /= np.float32(2**depth - 1)
+                np.clip(rows, 0.0, 1.0, out=rows)
+                X[self.deferred] = rows
+                phrases.append(depth_phrase(depth, self.containers[INTEGER]))
+            if FLOAT in self.kinds:
+                phrases.append("floating point, already in [0, 1], kept as they are")
+        elif self.mode == "dtype":
+            phrases.extend(self._dtype_phrases())
+        elif self.mode == "bits":
+            containers = set().union(*self.containers.values())
+            phrases.append(depth_phrase(self.bits, containers))
+        elif self.mode == "minmax":
+            low, high = stretch(X)
+            phrases.append(f"the set's range [{low:g}, {high:g}] stretched to [0, 1]")
+        else:
+            phrases.append("stretched per image")
+        h, w = self.shape[:2]
+        channels = 3 if self.color == "rgb" else 1
+        inverted = self.invert is True or (
+            self.invert == "auto" and should_invert(X, (h, w, channels))
+        )
+        if inverted:
+            np.subtract(np.float32(1), X, out=X)
+        info = {
+            "size": (int(h), int(w)),
+            "channels": channels,
+            "intensity": "; ".join(phrases),
+            "inverted": bool(inverted),
+        }
+        return X, info
+
+    def _dtype_phrases(self):
+        phrases = []
+        if EIGHT_BIT in self.kinds:
+            phrases.append("8-bit, divided by 255")
+        for divisor, _, container in sorted(self.divisors.get(INTEGER, ())):
+            depth = int(divisor + 1).bit_length() - 1
+            phrase = depth_phrase(depth, [container])
+            if phrase not in phrases:
+                phrases.append(phrase)
+        if FLOAT in self.kinds:
+            phrases.append("floating point, already in [0, 1], kept as they are")
+        return phrases
 
 
-def _too_large(path, exc, Image):
-    """The error for an image over Pillow's pixel limit."""
-    return ValueError(
-        f"The image file '{path}' is too large to be read safely: {exc} It is "
-        "refused before it is decoded, because a small file can declare a "
-        "huge image (a decompression bomb). Resize it first or, if you trust "
-        "the file, raise Pillow's limit PIL.Image.MAX_IMAGE_PIXELS (now "
-        f"{Image.MAX_IMAGE_PIXELS}), e.g. 'PIL.Image.MAX_IMAGE_PIXELS = "
-        "300_000_000' before loading."
-    )
+def _check_options(intensity, invert, color, return_info):
+    """The loaders' options, checked before any file is read:
+    ``(intensity mode, bits, invert, color)``."""
+    mode, bits = check_intensity(intensity)
+    invert = check_invert(invert)
+    color = check_color(color)
+    check_flag(return_info, "return_info")
+    return mode, bits, invert, color
 
 
-def _read_image(path, size):
-    """Read one image file as a 2-D float32 array in [0, 1], resized."""
-    Image, ImageOps = _import_pil()
-    try:
-        # Pillow only warns about an image over MAX_IMAGE_PIXELS (it refuses
-        # one over twice that) and then decodes it, which can take gigabytes
-        # for a small file: its warning becomes an error here. Pillow checks
-        # the size on opening, before decoding, and again for the frames or
-        # tiles it decodes, so the whole read is covered.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                # Forces decoding, so truncated files fail here, not later.
-                image.load()
-                # Read before exif_transpose, whose copy drops the TIFF tags.
-                bits = _bits_per_sample(image)
-                # Cameras and scanners often store the orientation in EXIF
-                # only.
-                image = ImageOps.exif_transpose(image)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # A valid image, only larger than Pillow accepts: say so, not
-        # "corrupt".
-        raise _too_large(path, exc, Image) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(
-            f"Could not read the image file '{path}': {exc}. The file is corrupt "
-            "or not an image; remove or replace it."
-        ) from exc
-    pixels = _gray_float(image, path, bits)
-    if size is not None:
-        pixels = _resize_gray(pixels, size)
-    return pixels
-
-
-def _read_images(paths, size):
-    """Read ``paths`` into an (n_images, n_pixels) float32 array."""
-    X = None
-    first_shape = None
+def _read_images(paths, size, options=("auto", None, False, "gray")):
+    """Read ``paths`` into an (n_images, n_values) float32 array in [0, 1]:
+    ``(X, info)``, ``info`` saying what was done to the images. ``options``
+    comes from :func:`_check_options`."""
+    images = _ImageSet(paths, size, options)
     for i, path in enumerate(paths):
-        pixels = _read_image(path, size)
-        if X is None:
-            first_shape = pixels.shape
-            X = np.empty((len(paths), pixels.size), dtype=np.float32)
-        elif pixels.shape != first_shape:
-            raise ValueError(
-                f"The image '{path}' has shape {pixels.shape} but '{paths[0]}' "
-                f"has shape {first_shape}; with size=None all images must have "
-                "the same size. Pass size=(height, width) to resize them."
-            )
-        X[i] = pixels.ravel()
-    return X
+        images.read(i, path)
+    return images.finish()
 
 
 def _check_extensions(extensions):
@@ -202,6 +195,10 @@ def load_image_folder(
     *,
     extensions=DEFAULT_EXTENSIONS,
     return_paths=False,
+    intensity="auto",
+    invert=False,
+    color="gray",
+    return_info=False,
 ):
     """Load a labelled image dataset stored as one sub-folder per class.
 
@@ -214,8 +211,9 @@ def load_image_folder(
             class_b/
                 img003.tif
 
-    Each image is converted to grayscale, resized to ``size`` and scaled to
-    [0, 1]. Requires Pillow (``pip install pillow``).
+    Each image is converted to grayscale (or kept in colour with
+    ``color="rgb"``), resized to ``size`` and scaled to [0, 1] by what it
+    holds (``intensity``). Requires Pillow (``pip install pillow``).
 
     Parameters
     ----------
@@ -237,13 +235,50 @@ def load_image_folder(
     return_paths : bool, default=False
         If True, also return the path of each image.
 
+    intensity : {"auto", "dtype", "minmax", "per-image"} or "bits:N", \
+default="auto"
+        How raw pixel values become [0, 1]:
+
+        - ``"auto"``: 8-bit images are divided by 255; 16-bit (and 32-bit
+          integer) images by the bit depth their content uses, detected over
+          all the images loaded together: the smallest of 10, 12, 14 and 16
+          bits that holds every value (or a larger depth a TIFF header
+          records), so 12-bit scans written as 16-bit files are divided by
+          4095, not 65535. Floating-point images must already be in [0, 1].
+        - ``"dtype"``: divided by the maximum of the file's sample type
+          (255 or 65535, or ``2**bits - 1`` when a TIFF header records a
+          smaller bit depth), whatever the content uses.
+        - ``"bits:N"``, e.g. ``"bits:12"``: divided by ``2**N - 1``; a
+          larger value is refused. The way to load new images exactly as a
+          training set whose depth ``"auto"`` detected.
+        - ``"minmax"``: the smallest and largest value of all the images
+          (after resizing) are stretched to 0 and 1.
+        - ``"per-image"``: each image is stretched from its own minimum to
+          its own maximum (after resizing); a constant image becomes 0. For
+          images whose background or contrast varies, e.g. a mid-grey
+          background.
+
+    invert : bool or "auto", default=False
+        True inverts the scaled intensities (``1 - x``); ``"auto"`` inverts
+        them when the images' border (their outermost ring of pixels) is
+        brighter than the images on average over the set: a bright
+        background, against the dark background and bright content of the
+        bundled MNIST source.
+
+    color : {"gray", "rgb"}, default="gray"
+        ``"gray"`` converts colour images to grayscale (ITU-R 601-2 luma);
+        ``"rgb"`` keeps three channels, for a source fitted on colour images
+        (e.g. ``ConvAutoencoderClassifier(image_shape=(h, w, 3))``), and
+        repeats the grey of grayscale images on the three channels.
+
+    return_info : bool, default=False
+        If True, also return a dict saying what was done to the images.
+
     Returns
     -------
-    X : ndarray of shape (n_images, height * width), dtype=float32
-        Flattened grayscale images in [0, 1]. Colour images are converted with
-        the ITU-R 601-2 luma transform (Pillow's ``"L"`` mode); 8-bit images
-        are divided by 255 and 16-bit images by 65535 (or by ``2**bits - 1``
-        when a TIFF header records a smaller bit depth).
+    X : ndarray of shape (n_images, height * width * channels), dtype=float32
+        Flattened images in [0, 1], row-major and, with ``color="rgb"``,
+        channels last: each row is an image of shape (height, width, 3).
 
     y : ndarray of shape (n_images,), dtype=str
         The class (sub-folder name) of each image.
@@ -251,13 +286,21 @@ def load_image_folder(
     paths : list of str
         Only if ``return_paths=True``: the path of each image.
 
+    info : dict
+        Only if ``return_info=True``: ``"size"`` (height, width),
+        ``"channels"`` (1 or 3), ``"intensity"`` (a short phrase such as
+        ``"12-bit values in 16-bit files, divided by 4095"``) and
+        ``"inverted"`` (bool).
+
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
         If ``path`` has no class sub-folder, if a class folder holds no image,
-        or if an image cannot be read.
+        if an image cannot be read, if an option is not one of its values, or
+        if an image holds values the chosen ``intensity`` cannot scale (the
+        message names the option that can).
 
     See Also
     --------
@@ -267,16 +310,28 @@ def load_image_folder(
     -----
     Classes are sorted by name and, within a class, files are sorted by name
     (code-point order), so the result is deterministic. EXIF orientation is
-    applied; only the first frame of multi-frame files is read.
+    applied; only the first frame of multi-frame files is read; alpha
+    channels are dropped.
+
+    ``"auto"`` decides the bit depth from the images loaded together, so
+    new images loaded later may get another one; load them with the depth
+    ``info["intensity"]`` reported for the training images (e.g.
+    ``intensity="bits:12"``).
 
     Examples
     --------
     >>> from skalltransfer.datasets import load_image_folder
     >>> X, y = load_image_folder("xrays/", size=(28, 28))  # doctest: +SKIP
+    >>> X, y, info = load_image_folder(
+    ...     "scans/", intensity="per-image", invert="auto", return_info=True
+    ... )  # doctest: +SKIP
+    >>> info["intensity"]  # doctest: +SKIP
+    'stretched per image'
     """
     path = _fspath(path)
     size = _check_size(size)
     extensions = _check_extensions(extensions)
+    options = _check_options(intensity, invert, color, return_info)
     _check_directory(path)
     classes = sorted(
         name
@@ -305,19 +360,27 @@ def load_image_folder(
             )
         paths.extend(files)
         labels.extend([name] * len(files))
-    X = _read_images(paths, size)
+    X, info = _read_images(paths, size, options)
     y = np.array(labels, dtype=str)
-    if return_paths:
-        return X, y, paths
-    return X, y
+    result = (X, y, paths) if return_paths else (X, y)
+    return (*result, info) if return_info else result
 
 
-def load_images(paths_or_dir, size=(28, 28), *, extensions=DEFAULT_EXTENSIONS):
+def load_images(
+    paths_or_dir,
+    size=(28, 28),
+    *,
+    extensions=DEFAULT_EXTENSIONS,
+    intensity="auto",
+    invert=False,
+    color="gray",
+    return_info=False,
+):
     """Load unlabelled images, e.g. to predict their class.
 
-    Each image is converted to grayscale, resized to ``size`` and scaled to
-    [0, 1], exactly as in :func:`load_image_folder`. Requires Pillow
-    (``pip install pillow``).
+    Each image is converted to grayscale (or kept in colour), resized to
+    ``size`` and scaled to [0, 1], exactly as in :func:`load_image_folder`.
+    Requires Pillow (``pip install pillow``).
 
     Parameters
     ----------
@@ -335,20 +398,45 @@ def load_images(paths_or_dir, size=(28, 28), *, extensions=DEFAULT_EXTENSIONS):
         File extensions read from a directory, matched case-insensitively.
         Hidden files are ignored.
 
+    intensity : {"auto", "dtype", "minmax", "per-image"} or "bits:N", \
+default="auto"
+        How raw pixel values become [0, 1], as in :func:`load_image_folder`.
+        ``"auto"`` and ``"minmax"`` decide over the images loaded here; to
+        predict, load new images as the training images were loaded (e.g.
+        ``"bits:12"`` where the training images were 12-bit).
+
+    invert : bool or "auto", default=False
+        True inverts the scaled intensities (``1 - x``); ``"auto"`` inverts
+        them when the images' border is brighter than the images on average,
+        as in :func:`load_image_folder`.
+
+    color : {"gray", "rgb"}, default="gray"
+        ``"gray"`` converts colour images to grayscale; ``"rgb"`` keeps three
+        channels (grayscale images repeated on the three).
+
+    return_info : bool, default=False
+        If True, also return a dict saying what was done to the images.
+
     Returns
     -------
-    X : ndarray of shape (n_images, height * width), dtype=float32
-        Flattened grayscale images in [0, 1].
+    X : ndarray of shape (n_images, height * width * channels), dtype=float32
+        Flattened images in [0, 1] (channels last with ``color="rgb"``).
 
     paths : list of str
         The path of each image, in the order of the rows of ``X``.
+
+    info : dict
+        Only if ``return_info=True``: ``"size"``, ``"channels"``,
+        ``"intensity"`` and ``"inverted"``, as in :func:`load_image_folder`.
 
     Raises
     ------
     FileNotFoundError
         If a path does not exist.
     ValueError
-        If there is no image to read, or if an image cannot be read.
+        If there is no image to read, if an image cannot be read, if an
+        option is not one of its values, or if an image holds values the
+        chosen ``intensity`` cannot scale.
 
     See Also
     --------
@@ -361,6 +449,7 @@ def load_images(paths_or_dir, size=(28, 28), *, extensions=DEFAULT_EXTENSIONS):
     """
     size = _check_size(size)
     extensions = _check_extensions(extensions)
+    options = _check_options(intensity, invert, color, return_info)
     if isinstance(paths_or_dir, (str, os.PathLike)):
         path = os.fspath(paths_or_dir)
         if not os.path.exists(path):
@@ -393,4 +482,5 @@ def load_images(paths_or_dir, size=(28, 28), *, extensions=DEFAULT_EXTENSIONS):
                     f"'{p}' is not a file; a sequence passed as paths_or_dir "
                     "must list image files."
                 )
-    return _read_images(paths, size), paths
+    X, info = _read_images(paths, size, options)
+    return (X, paths, info) if return_info else (X, paths)

@@ -7,7 +7,8 @@ import zlib
 import numpy as np
 
 from skalltransfer.datasets._base import _check_size, _check_split, _fspath
-from skalltransfer.datasets._images import _resize_gray
+from skalltransfer.datasets._decode import resize, resize_gray
+from skalltransfer.datasets._intensity import check_color
 
 _SPLITS = ("train", "val", "test")
 # Images are converted in chunks to bound the temporary memory.
@@ -53,7 +54,7 @@ def _member(npz, key, path, split):
     return value
 
 
-def load_medmnist(npz_path, split="train", *, size=None):
+def load_medmnist(npz_path, split="train", *, size=None, color="gray"):
     """Load one split of a 2-D MedMNIST dataset from its ``.npz`` file.
 
     MedMNIST (https://medmnist.com) distributes each dataset as a single
@@ -77,12 +78,19 @@ def load_medmnist(npz_path, split="train", *, size=None):
         bilinear interpolation; resizing requires Pillow. If None, the native
         size is kept.
 
+    color : {"gray", "rgb"}, default="gray"
+        ``"gray"`` converts RGB datasets (BloodMNIST, DermaMNIST, ...) to
+        grayscale with the ITU-R 601-2 luma transform, exactly as Pillow's
+        ``"L"`` mode does; ``"rgb"`` keeps their three channels, for a source
+        fitted on colour images, and repeats the grey of grayscale datasets
+        on three channels.
+
     Returns
     -------
-    X : ndarray of shape (n_samples, height * width), dtype=float32
-        Flattened grayscale images scaled to [0, 1]. RGB images are converted
-        to grayscale with the ITU-R 601-2 luma transform, exactly as Pillow's
-        ``"L"`` mode does.
+    X : ndarray of shape (n_samples, height * width * channels), dtype=float32
+        Flattened images scaled to [0, 1] (8-bit values divided by 255):
+        one channel with ``color="gray"``; with ``color="rgb"`` three,
+        channels last, each row an image of shape (height, width, 3).
 
     y : ndarray of shape (n_samples,), dtype=int64
         Class labels.
@@ -92,10 +100,10 @@ def load_medmnist(npz_path, split="train", *, size=None):
     FileNotFoundError
         If ``npz_path`` does not exist.
     ValueError
-        If the file is not a valid MedMNIST ``.npz`` file (missing arrays,
-        unexpected shapes or dtypes), or if it holds a multi-label task such
-        as ChestMNIST, or 3-D volumes: only single-label 2-D datasets are
-        supported.
+        If ``color`` is not ``"gray"`` or ``"rgb"``, if the file is not a
+        valid MedMNIST ``.npz`` file (missing arrays, unexpected shapes or
+        dtypes), or if it holds a multi-label task such as ChestMNIST, or 3-D
+        volumes: only single-label 2-D datasets are supported.
     ImportError
         If ``size`` requires resizing and Pillow is not installed.
 
@@ -109,6 +117,7 @@ def load_medmnist(npz_path, split="train", *, size=None):
     path = _fspath(npz_path, "npz_path")
     split = _check_split(split, _SPLITS)
     size = _check_size(size)
+    color = check_color(color)
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"No such MedMNIST file: '{path}'. Download the dataset's .npz file "
@@ -183,13 +192,19 @@ def load_medmnist(npz_path, split="train", *, size=None):
         )
 
     out_shape = images.shape[1:3] if size is None else size
-    X = np.empty((len(images), out_shape[0] * out_shape[1]), dtype=np.float32)
+    channels = 3 if color == "rgb" else 1
+    X = np.empty(
+        (len(images), out_shape[0] * out_shape[1] * channels), dtype=np.float32
+    )
     for start in range(0, len(images), _CHUNK):
         chunk = images[start : start + _CHUNK]
-        if rgb:
+        if rgb and color == "gray":
             chunk = _rgb_to_gray(chunk)
         chunk = chunk.astype(np.float32) / np.float32(255)
-        if size is not None and chunk.shape[1:] != size:
-            chunk = np.stack([_resize_gray(image, size) for image in chunk])
+        if size is not None and chunk.shape[1:3] != size:
+            resize_one = resize if chunk.ndim == 4 else resize_gray
+            chunk = np.stack([resize_one(image, size) for image in chunk])
+        if color == "rgb" and not rgb:
+            chunk = np.repeat(chunk[..., None], 3, axis=-1)
         X[start : start + len(chunk)] = chunk.reshape(len(chunk), -1)
     return X, labels.astype(np.int64)

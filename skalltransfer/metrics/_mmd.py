@@ -4,8 +4,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array
 
+from skalltransfer._core._validation import checked_array
 from skalltransfer._kernels._mmd import mk_mmd2
 
 
@@ -83,8 +83,8 @@ def multi_kernel_mmd2(
     >>> bool(abs(same) < 0.02 < shifted)
     True
     """
-    X_source = check_array(X_source, dtype=(np.float64, np.float32))
-    X_target = check_array(X_target, dtype=(np.float64, np.float32))
+    X_source = checked_array(X_source, "X_source", dtype=(np.float64, np.float32))
+    X_target = checked_array(X_target, "X_target", dtype=(np.float64, np.float32))
     return float(
         mk_mmd2(
             X_source,

@@ -31,13 +31,14 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils import Bunch, gen_batches
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._core._validation import (
     PREDICT_BATCH_SIZE,
     batched,
     check_source_input,
+    checked_array,
 )
 
 # Fixed-point iterations of LogME's evidence maximisation (You et al. report
@@ -216,15 +217,36 @@ _FEATURE_SCORES = {"logme": logme_from_features, "knn": knn_from_features}
 METHODS = (*_OUTPUT_SCORES, *_FEATURE_SCORES)
 
 
+def _check_layer(layer, allowed, n_layers=None):
+    """``layer`` must be None, one of ``allowed`` or a 1-based index (at
+    most ``n_layers`` when known)."""
+    if layer is None or (isinstance(layer, str) and layer in allowed):
+        return
+    if isinstance(layer, Integral) and not isinstance(layer, bool):
+        if layer >= 1 and (n_layers is None or layer <= n_layers):
+            return
+    within = "" if n_layers is None else f" in [1, {n_layers}]"
+    raise ValueError(
+        f"layer must be None, {', '.join(map(repr, allowed))} or a 1-based layer "
+        f"index{within}, got {layer!r}."
+    )
+
+
 def _source_stack(source):
     """The layer stack of a fitted source (or of a fitted transfer
     estimator's source)."""
+    if isinstance(source, type):
+        raise TypeError(
+            f"source must be a fitted estimator instance, but it is the class "
+            f"{source.__name__} itself; fit an instance first: "
+            f"{source.__name__}().fit(X_source, y_source)."
+        )
     source = getattr(source, "source_", source)
     return source, LayerStack.from_estimator(source)
 
 
 def _check_target(source, stack, X, y):
-    X = check_array(X, dtype=(np.float32, np.float64))
+    X = checked_array(X, "X", dtype=(np.float32, np.float64))
     y = column_or_1d(y)
     check_classification_targets(y)
     if len(y) != X.shape[0]:
@@ -353,7 +375,13 @@ def transferability(source, X, y, *, method="leep", layer=None):
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    if layer is not None and method in _OUTPUT_SCORES:
+        raise ValueError(
+            f"layer is read by 'logme' and 'knn' only; {method!r} scores the "
+            "source's output probabilities. Pass layer=None."
+        )
     source, stack = _source_stack(source)
+    _check_layer(layer, ("all", "top"), stack.n_layers)
     X, codes, n_classes = _check_target(source, stack, X, y)
     if method in _FEATURE_SCORES:
         features = _features(
@@ -458,14 +486,11 @@ def make_transferability_scorer(method="leep", layer=None):
         raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
     # Checked here: inside a search, a bad layer would score every candidate
     # NaN and leave best_params_ arbitrary.
-    if not (
-        layer is None
-        or layer in ("all", "top", "transferred")
-        or (isinstance(layer, Integral) and not isinstance(layer, bool) and layer >= 1)
-    ):
+    _check_layer(layer, allowed=("all", "top", "transferred"))
+    if layer is not None and method in _OUTPUT_SCORES:
         raise ValueError(
-            "layer must be None, 'all', 'transferred' or a 1-based layer index, "
-            f"got {layer!r}."
+            f"layer is read by 'logme' and 'knn' only; {method!r} scores the "
+            "source's output probabilities. Pass layer=None."
         )
 
     def scorer(estimator, X, y):

@@ -37,10 +37,17 @@ class _InnerFolds(StratifiedKFold):
     def __init__(self):
         super().__init__(n_splits=3)
 
-    def split(self, X, y, groups=None):
+    def _folds_for(self, y):
         counts = np.unique(y, return_counts=True)[1]
-        self.n_splits = int(max(2, min(3, counts.min())))
-        return super().split(X, y, groups)
+        return StratifiedKFold(int(max(2, min(3, counts.min()))))
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        if y is None:
+            return self.n_splits
+        return self._folds_for(y).get_n_splits()
+
+    def split(self, X, y, groups=None):
+        return self._folds_for(y).split(X, y, groups)
 
 
 def _candidates(estimator):
@@ -294,5 +301,10 @@ def _formatter(score_name):
 def _points(value, score_name, signed=True):
     sign = "+" if signed else ""
     if score_name in _FRACTIONS:
-        return f"{100 * value:{sign}.1f} points"
-    return f"{value:{sign}.3f}"
+        value, unit, digits = 100 * value, " points", 1
+    else:
+        unit, digits = "", 3
+    # A difference that rounds to zero prints as +0.0, not -0.0.
+    if round(value, digits) == 0:
+        value = 0.0
+    return f"{value:{sign}.{digits}f}{unit}"

@@ -260,10 +260,16 @@ class StackedAutoencoderClassifier(BaseStackClassifier):
         return LayerStack(self.coefs_, self.intercepts_, family=FEEDFORWARD)
 
     def _corruptions(self, n_hidden):
-        levels = np.atleast_1d(np.asarray(self.corruption_level, dtype=float))
+        levels = np.asarray(self.corruption_level, dtype=float)
+        flat = levels.ndim <= 1
+        levels = np.atleast_1d(levels).ravel()
         if levels.size == 1:
             levels = np.repeat(levels, n_hidden)
-        if levels.size != n_hidden or np.any((levels < 0) | (levels >= 1)):
+        if (
+            not flat
+            or levels.size != n_hidden
+            or not np.all((levels >= 0) & (levels < 1))
+        ):
             raise ValueError(
                 f"corruption_level must be one value in [0, 1) or one per hidden "
                 f"layer ({n_hidden}), got {self.corruption_level!r}."

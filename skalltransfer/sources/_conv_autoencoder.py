@@ -359,6 +359,28 @@ class ConvAutoencoderClassifier(BaseStackClassifier):
             config=self._config(self.image_shape_),
         )
 
+    def _check_params_fit_weights(self, stack):
+        n_conv = len(self._conv_specs())
+        maps = [W.shape[1] for W in stack.coefs[:n_conv]]
+        if [m for m, _ in self._conv_specs()] != maps:
+            raise ValueError(
+                f"conv_layers={self.conv_layers!r} but the weights have conv "
+                f"layers of {tuple(maps)} maps."
+            )
+        dense = [W.shape[1] for W in stack.coefs[n_conv:-1]]
+        if self._hidden_sizes() != dense:
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} but the weights "
+                f"have dense layers of {tuple(dense)} units."
+            )
+        if self.image_shape is not None:
+            given = infer_image_shape(self.n_features_in_, self.image_shape)
+            if tuple(given) != tuple(self.image_shape_):
+                raise ValueError(
+                    f"image_shape={self.image_shape!r} but the model was fitted on "
+                    f"images of shape image_shape_={self.image_shape_!r}."
+                )
+
     def _check_fitted_state(self):
         shape = self.image_shape_
         if (

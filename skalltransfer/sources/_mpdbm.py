@@ -56,8 +56,13 @@ class MPDBMClassifier(BaseStackClassifier):
 
     Parameters
     ----------
-    hidden_layer_sizes : array-like of shape (n_hidden_layers,), default=(500, 500)
-        Units per hidden layer.
+    hidden_layer_sizes : array-like of shape (n_hidden_layers,) or "auto", \
+            default="auto"
+        Units per hidden layer. ``"auto"`` is two hidden layers of
+        ``min(500, n_features)`` units: the paper's (500, 500) for MNIST's
+        784 pixels, and no wider than the input for smaller images, so that
+        the cost of the unrolled mean-field training follows the size of the
+        data (see :ref:`benchmarks`).
     n_mean_field_iter : int, default=10
         Mean-field iterations unrolled in multi-prediction training, and run
         at prediction when there is no discriminative stage. pylearn2's MNIST
@@ -228,6 +233,7 @@ class MPDBMClassifier(BaseStackClassifier):
     _parameter_constraints: dict = {
         **BaseStackClassifier._parameter_constraints,
         "hidden_layer_sizes": [
+            StrOptions({"auto"}),
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
@@ -265,7 +271,7 @@ class MPDBMClassifier(BaseStackClassifier):
 
     def __init__(
         self,
-        hidden_layer_sizes=(500, 500),
+        hidden_layer_sizes="auto",
         *,
         n_mean_field_iter=10,
         drop_prob=0.5,
@@ -316,6 +322,18 @@ class MPDBMClassifier(BaseStackClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
+    # Widest hidden layer of hidden_layer_sizes="auto" (the paper's MNIST size).
+    AUTO_MAX_UNITS = 500
+
+    def _hidden_sizes(self, n_features=None):
+        """``hidden_layer_sizes`` as a list of ints, ``"auto"`` resolved for
+        ``n_features`` inputs (those of the fit, by default)."""
+        if isinstance(self.hidden_layer_sizes, str):
+            if n_features is None:
+                n_features = self.n_features_in_
+            return [min(self.AUTO_MAX_UNITS, int(n_features))] * 2
+        return super()._hidden_sizes()
+
     # -- the shared layer stack --------------------------------------------
     def _config(self):
         """The stack config of multi-prediction training."""
@@ -345,7 +363,7 @@ class MPDBMClassifier(BaseStackClassifier):
 
     def _init_stack(self, X, n_classes, rng):
         dtype = X.dtype
-        sizes = [X.shape[1], *self._hidden_sizes(), n_classes]
+        sizes = [X.shape[1], *self._hidden_sizes(X.shape[1]), n_classes]
         coefs, intercepts = [], []
         for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             # pylearn2's MNIST recipe: sparse init for the first and label

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from skalltransfer._core._fitted import check_float_array
 from skalltransfer._core._validation import batched
 from skalltransfer.metrics._transferability import leep_from_outputs
 from skalltransfer.transfer._base import (
@@ -181,6 +182,7 @@ class AllTransferClassifier(BaseTransferClassifier):
     """
 
     _architecture_params = (
+        "source",
         "n_transferred_layers",
         "extra_hidden_layer",
         "relation",
@@ -269,6 +271,11 @@ class AllTransferClassifier(BaseTransferClassifier):
                 f"n_transferred_layers={T} exceeds the source's {n_layers} weight "
                 "layers; use 'all' or a value in [0, n_layers]."
             )
+        if isinstance(self.extra_hidden_layer, bool):
+            raise ValueError(
+                "extra_hidden_layer is the number of units of the new hidden "
+                f"layer (an int), not a flag; got {self.extra_hidden_layer!r}."
+            )
         if self.extra_hidden_layer is not None and T == n_layers:
             raise ValueError(
                 "extra_hidden_layer adds a hidden layer under a new output layer, "
@@ -338,6 +345,17 @@ class AllTransferClassifier(BaseTransferClassifier):
         np.maximum(log_proba, 1e-30, out=log_proba)
         np.log(log_proba, out=log_proba)
         return fit_output_scale(log_proba, codes)
+
+    def _check_fitted_state(self):
+        super()._check_fitted_state()
+        relation = self.relation_
+        if relation is not None:
+            check_float_array(relation, "relation_", 2, contiguous=False)
+            if len(relation) != len(self.classes_):
+                raise ValueError(
+                    f"relation_ has {len(relation)} rows for {len(self.classes_)} "
+                    "classes."
+                )
 
     def _store(self, plan):
         self.relation_ = plan.relation

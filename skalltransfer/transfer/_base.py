@@ -23,7 +23,6 @@ from skalltransfer._core._fitted import (
 from skalltransfer._core._images import (
     ImageConventionWarning,
     convention_differences,
-    image_statistics,
 )
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._core._training import (
@@ -33,6 +32,7 @@ from skalltransfer._core._training import (
 )
 from skalltransfer._core._validation import batched, check_source_input
 from skalltransfer._kernels._activations import inplace_softmax
+from skalltransfer._kernels._image_stats import image_statistics
 from skalltransfer._source_cache._resolve import check_source_data
 from skalltransfer.transfer._mmd_penalty import check_mmd_layers, mmd_penalty
 from skalltransfer.transfer._relation import proba_of_units

@@ -3,13 +3,15 @@ units mapped to the target classes."""
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from skalltransfer._core._fitted import check_classes, check_n_features
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._core._validation import (
     batched,
     check_source_input,
     encode_labels,
+    validated,
 )
 from skalltransfer.transfer._relation import proba_of_units
 from skalltransfer.transfer._source import (
@@ -76,7 +78,7 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         -------
         self : DirectTransferClassifier
         """
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        X, y = validated(self, X, y, dtype=(np.float32, np.float64))
         # As every other classifier here: a single class is refused.
         classes, _ = encode_labels(y)
         source = self._fitted_source()
@@ -104,6 +106,28 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         self.source_units_ = units
         return self
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "source_units_")
+
+    def _check_fitted_state(self):
+        """Raise a ValueError naming the attribute if the fitted state is not
+        what a fit makes (a model read from a file)."""
+        check_classes(self.classes_)
+        stack = LayerStack.from_estimator(self.source_)
+        check_n_features(stack, self.n_features_in_, "source_.coefs_")
+        units, n_units = self.source_units_, stack.layer_sizes[-1]
+        if (
+            not isinstance(units, np.ndarray)
+            or units.dtype.kind not in "iu"
+            or units.shape != self.classes_.shape
+            or units.min() < 0
+            or units.max() >= n_units
+        ):
+            raise ValueError(
+                f"source_units_ must be one source output unit in [0, {n_units}) "
+                f"per class, got {units!r}."
+            )
+
     def predict_proba(self, X):
         """Source probabilities of the mapped classes, renormalised.
 
@@ -116,7 +140,7 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         proba : ndarray of shape (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        X = validated(self, X, reset=False, dtype=(np.float32, np.float64))
         stack = LayerStack.from_estimator(self.source_)
         check_source_input(self.source_, stack, X)
         return proba_of_units(batched(stack.output_proba, X), self.source_units_)

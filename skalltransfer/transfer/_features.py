@@ -6,10 +6,11 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from skalltransfer._core._fitted import check_int, check_n_features
 from skalltransfer._core._stack import LayerStack
-from skalltransfer._core._validation import batched, check_source_input
+from skalltransfer._core._validation import batched, check_source_input, validated
 from skalltransfer.transfer._source import (
     SOURCE_PARAMETER_CONSTRAINTS,
     TransferSourceMixin,
@@ -88,7 +89,7 @@ class SourceFeatures(TransferSourceMixin, TransformerMixin, BaseEstimator):
         -------
         self : SourceFeatures
         """
-        X = validate_data(self, X, dtype=(np.float32, np.float64))
+        X = validated(self, X, dtype=(np.float32, np.float64))
         source = self._fitted_source()
         stack = LayerStack.from_estimator(source)
         check_source_input(source, stack, X)
@@ -104,6 +105,22 @@ class SourceFeatures(TransferSourceMixin, TransformerMixin, BaseEstimator):
         self.n_features_out_ = stack.layer_sizes[layer]
         return self
 
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "layer_")
+
+    def _check_fitted_state(self):
+        """Raise a ValueError naming the attribute if the fitted state is not
+        what a fit makes (a model read from a file)."""
+        stack = LayerStack.from_estimator(self.source_)
+        check_n_features(stack, self.n_features_in_, "source_.coefs_")
+        layer = check_int(self.layer_, "layer_", low=1)
+        n_hidden = stack.n_layers - 1
+        if layer > n_hidden or self.n_features_out_ != stack.layer_sizes[layer]:
+            raise ValueError(
+                f"layer_={layer} and n_features_out_={self.n_features_out_!r} do not "
+                f"name a hidden layer of the source (1 to {n_hidden})."
+            )
+
     def transform(self, X):
         """Activations of hidden layer ``layer_``.
 
@@ -116,7 +133,7 @@ class SourceFeatures(TransferSourceMixin, TransformerMixin, BaseEstimator):
         H : ndarray of shape (n_samples, `n_features_out_`)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        X = validated(self, X, reset=False, dtype=(np.float32, np.float64))
         stack = LayerStack.from_estimator(self.source_)
         check_source_input(self.source_, stack, X)
         H = batched(lambda c: stack.hidden_representation(c, self.layer_), X)

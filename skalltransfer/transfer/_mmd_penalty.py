@@ -22,11 +22,14 @@ def check_mmd_layers(layers, n_layers):
     """Validated tuple of 1-based hidden-layer indices of an ``n_layers`` net."""
     layers = (layers,) if np.isscalar(layers) else tuple(layers)
     if not layers:
-        raise ValueError("layers must name at least one hidden layer.")
+        raise ValueError(
+            "mmd_layers must name at least one hidden layer (1-based), or be None "
+            "for the top one."
+        )
     n_hidden = n_layers - 1
     for layer in layers:
         if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool):
-            raise TypeError(f"layers must be integers, got {layer!r}.")
+            raise TypeError(f"mmd_layers must hold integers, got {layer!r}.")
         if layer == n_layers:
             raise ValueError(
                 f"Layer {layer} is the output layer. The MMD penalty only "
@@ -35,7 +38,7 @@ def check_mmd_layers(layers, n_layers):
             )
         if not 1 <= layer <= n_hidden:
             raise ValueError(
-                f"layers are 1-based hidden-layer indices in [1, {n_hidden}], "
+                f"mmd_layers are 1-based hidden-layer indices in [1, {n_hidden}], "
                 f"got {layer}."
             )
     return tuple(sorted({int(layer) for layer in layers}))

@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -86,7 +87,12 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
     True
     """
 
-    _architecture_params = ("truncation", "truncation_grid", "finetune_objective")
+    _architecture_params = (
+        "source",
+        "truncation",
+        "truncation_grid",
+        "finetune_objective",
+    )
 
     _parameter_constraints: dict = {
         **BaseTransferClassifier._parameter_constraints,
@@ -196,6 +202,10 @@ class TruncatedTransferClassifier(BaseTransferClassifier):
         n_hidden = base.n_layers - 1
         if n_hidden < 1:
             raise ValueError("The source network has no hidden layer to keep.")
+        # Checked even when there is nothing to choose, so that a bad grid or
+        # scoring is never silently unused.
+        self._grid(n_hidden)
+        check_scoring(self, scoring=self.scoring)
         if self.truncation == "auto":
             k, results = self._choose_truncation(X, codes, classes, n_hidden)
         else:

@@ -86,6 +86,13 @@ def col_norm_limits(max_col_norm, n_layers):
     :func:`auto_col_norms`; None, a float or a sequence pass through."""
     if isinstance(max_col_norm, str):
         return auto_col_norms(n_layers)
+    if max_col_norm is not None:
+        limits = np.asarray(max_col_norm, dtype=float)
+        if limits.ndim > 1 or not np.all(np.isfinite(limits)) or np.any(limits <= 0):
+            raise ValueError(
+                "max_col_norm must be 'auto', None, a positive number or one "
+                f"positive number per weight layer, got {max_col_norm!r}."
+            )
     return max_col_norm
 
 
@@ -242,6 +249,14 @@ class MPDBMFamily(Family):
         # convergence on the mean loss of at least ~10 minibatches, or a
         # single lucky epoch of a tiny data set ends training early.
         return -(-10 // n_batches)
+
+    def check_layers(self, stack):
+        super().check_layers(stack)
+        if stack.visible_intercept is None:
+            raise ValueError(
+                "An MP-DBM stack needs the bias of its visible layer "
+                "(visible_intercept, one value per input)."
+            )
 
     def init_input_layer(self, stack, X):
         stack.visible_intercept = visible_bias_from_marginals(X)

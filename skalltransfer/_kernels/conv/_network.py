@@ -81,7 +81,9 @@ def conv_layer_shapes(geometry, n_maps):
         if min(Hp, Wp) < 1 or pad < 0 or pool < 1:
             raise ValueError(
                 f"Conv layer {k + 1} (kernel {kh}x{kw}, pad {pad}, pool {pool}) "
-                f"does not fit its {H}x{W} input."
+                f"does not fit its {H}x{W} input: each pooling halves the image, "
+                "so use fewer conv_layers, pooling=1 or larger images (check "
+                "image_shape)."
             )
         shapes.append(((H, W, C), (Ho, Wo, c_out), (Hp, Wp, c_out)))
         H, W, C = Hp, Wp, c_out

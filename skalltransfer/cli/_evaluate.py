@@ -1,0 +1,178 @@
+"""``skalltransfer evaluate``: score a saved model on a folder of labelled
+images."""
+
+import argparse
+import os
+import textwrap
+
+import numpy as np
+
+from skalltransfer.cli._common import (
+    DATA_ERRORS,
+    SECURITY_NOTE,
+    CommandError,
+    add_allow_pickle_argument,
+    escape,
+    one_line_doc,
+    positive_int,
+    print_table,
+    reported,
+)
+from skalltransfer.cli._fit_report import (
+    MATPLOTLIB_NOTE,
+    matplotlib_missing,
+    print_per_class,
+    save_confusion_plot,
+)
+from skalltransfer.cli._images import (
+    add_image_arguments,
+    describe_images,
+    image_warnings,
+)
+from skalltransfer.cli._predict import IMAGE_DEFAULTS, RELOAD_HINT, model_and_loading
+
+
+def _as_model_classes(y, classes, where):
+    """The folder names ``y`` as the model's class labels (a model fitted in
+    Python may have, e.g., integer labels, which the folders name as text)."""
+    by_name = {str(c): c for c in classes}
+    unknown = sorted(set(y) - set(by_name))
+    if unknown:
+        known = ", ".join(f"'{escape(c)}'" for c in by_name)
+        raise CommandError(
+            f"{where} holds class folders the model does not know: "
+            f"{', '.join(repr(escape(c)) for c in unknown)} (the model's classes: "
+            f"{known}); rename or remove those folders."
+        )
+    return np.array([by_name[name] for name in y], dtype=np.asarray(classes).dtype)
+
+
+def _check_confusion(path):
+    """``--confusion`` can be written, checked before any work."""
+    if matplotlib_missing():
+        raise CommandError(f"--confusion {path}: {MATPLOTLIB_NOTE[len('note: ') :]}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CommandError(
+            f"--confusion {path}: the directory '{directory}' does not exist; "
+            "create it first."
+        )
+
+
+def _evaluate(args):
+    """Score a saved model on a folder of labelled images (one sub-folder per class)."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        classification_report,
+        confusion_matrix,
+        roc_auc_score,
+    )
+
+    from skalltransfer.datasets import load_image_folder
+
+    if args.confusion is not None:
+        _check_confusion(args.confusion)
+    model, size, options = model_and_loading(args)
+    with (
+        reported(*DATA_ERRORS, context=args.labelled_dir),
+        image_warnings(),
+    ):
+        X, names, info = load_image_folder(
+            args.labelled_dir, size=size, return_info=True, **options
+        )
+    classes = model.classes_
+    y = _as_model_classes(names, classes, args.labelled_dir)
+    with reported(ValueError, context="evaluate"), image_warnings(RELOAD_HINT):
+        predicted = model.predict(X)
+        proba = (
+            model.predict_proba(X)
+            if len(classes) == 2 and hasattr(model, "predict_proba")
+            else None
+        )
+
+    present = np.unique(y)
+    print(
+        f"{len(y)} images in {len(present)} classes from '{args.labelled_dir}', "
+        f"read as {describe_images(info)}"
+    )
+    print(f"Accuracy: {accuracy_score(y, predicted):.1%}")
+    print(
+        f"Balanced accuracy (the mean recall over the classes present): "
+        f"{balanced_accuracy_score(y, predicted):.1%}"
+    )
+    if proba is not None:
+        if len(present) == 2:
+            auroc = roc_auc_score(y == classes[1], proba[:, 1])
+            print(
+                f"AUROC ('{escape(classes[1])}' as the positive class; 0.5 is "
+                f"chance): {auroc:.3f}"
+            )
+        else:
+            print("note: no AUROC: the folder holds images of one class only.")
+    report = classification_report(
+        y, predicted, labels=classes, output_dict=True, zero_division=0
+    )
+    print_per_class(report, classes, "Per-class results:")
+    matrix = confusion_matrix(y, predicted, labels=classes)
+    print("Confusion matrix (rows: true class, columns: predicted class):")
+    print_table(classes, classes, matrix, str, corner="true \\ predicted")
+    if args.confusion is not None:
+        with reported(OSError, ValueError, context=f"--confusion {args.confusion}"):
+            save_confusion_plot(
+                y,
+                predicted,
+                classes,
+                args.confusion,
+                f"{len(y)} images of '{escape(args.labelled_dir)}'",
+            )
+        print(f"Saved the confusion matrix plot to '{args.confusion}'")
+    return 0
+
+
+def add_evaluate_command(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate",
+        help=one_line_doc(_evaluate),
+        description=textwrap.fill(
+            "Apply a model saved by 'fit' to a folder of labelled images (one "
+            "sub-folder per class, named as the model's classes) and print the "
+            "accuracy, the balanced accuracy, the AUROC (two classes), the "
+            "per-class precision and recall and the confusion matrix. Images are "
+            "read as 'fit' read the training images (the options recorded in "
+            "MODEL_report.json beside the model), unless --intensity, --invert "
+            "or --color say otherwise.",
+            width=78,
+        ),
+        epilog="example: skalltransfer evaluate lesions.skops held_out/ "
+        "--confusion confusion.png\n\n" + SECURITY_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="model saved by 'fit': .skops (loads without running code) or .joblib "
+        "(a pickle, which runs code when loaded: read only with --allow-pickle)",
+    )
+    parser.add_argument(
+        "labelled_dir",
+        metavar="LABELLED_DIR",
+        help="folder holding one sub-folder of images per class",
+    )
+    parser.add_argument(
+        "--confusion",
+        metavar="PNG",
+        default=None,
+        help="also save the confusion matrix as a plot (needs matplotlib)",
+    )
+    parser.add_argument(
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="image size the model takes, when its input is not square",
+    )
+    add_image_arguments(parser, IMAGE_DEFAULTS)
+    add_allow_pickle_argument(parser, "a MODEL")
+    parser.set_defaults(func=_evaluate)

@@ -26,8 +26,9 @@ import zipfile
 
 from sklearn.base import BaseEstimator
 
+from skalltransfer._archives import check_zip_sizes
 from skalltransfer._core._families._base import _REGISTRY
-from skalltransfer._core._fitted import check_fitted, check_zip_sizes
+from skalltransfer._core._fitted import check_fitted
 from skalltransfer._core._stack import LayerStack
 from skalltransfer._core._validation import as_path
 from skalltransfer._source_cache._data import SourceData

@@ -172,3 +172,40 @@ def test_a_medmnist_folder_or_non_array_member_says_so(tmp_path):
         z.writestr("train_labels", b"abc")
     with pytest.raises(ValueError, match="not a NumPy array"):
         load_medmnist(path)
+
+
+def test_a_huge_resize_is_refused_before_any_allocation(tmp_path):
+    from skalltransfer.datasets import load_image_folder
+
+    with pytest.raises(ValueError, match="pixels per image"):
+        load_image_folder(tmp_path, size=(100_000, 100_000))
+
+
+def test_a_medmnist_member_declaring_more_than_it_holds_is_not_read(tmp_path):
+    import zipfile
+
+    from skalltransfer.datasets import load_medmnist
+
+    header = "{'descr': '|u1', 'fortran_order': False, 'shape': (10, 28, 28), }"
+    header = header.replace("10, 28", f"{10**12}, 28")
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+    path = tmp_path / "bloodmnist.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("train_images.npy", npy + bytes(100))
+        buffer = __import__("io").BytesIO()
+        np.save(buffer, np.zeros((10, 1), dtype=np.uint8))
+        archive.writestr("train_labels.npy", buffer.getvalue())
+    with pytest.raises(ValueError, match="declares an array"):
+        load_medmnist(path)
+
+
+def test_loader_arguments_of_the_wrong_kind_say_so(tmp_path):
+    from skalltransfer.datasets import load_image_folder, make_target_task
+
+    for extensions in (None, 5):
+        with pytest.raises(ValueError, match="extensions"):
+            load_image_folder(tmp_path, extensions=extensions)
+    X, y = np.zeros((20, 4)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="classes"):
+        make_target_task(X, y, classes=5, n_per_class=5)

@@ -61,6 +61,7 @@ def _graph():
 LAYERS = {
     "skalltransfer._version": 0,
     "skalltransfer._kernels": 0,
+    "skalltransfer._archives": 0,
     "skalltransfer.datasets": 1,
     "skalltransfer._core": 1,
     "skalltransfer.sources": 2,

@@ -34,7 +34,8 @@ import zlib
 import numpy as np
 from sklearn.base import clone
 
-from skalltransfer._core._fitted import check_fitted, check_zip_sizes
+from skalltransfer._archives import check_zip_sizes
+from skalltransfer._core._fitted import check_fitted
 
 # The entry layout and what a restored source holds; a change discards
 # (and refits) older entries. 2: sources record input_statistics_.

@@ -27,6 +27,11 @@ def _check_split(split, allowed):
     return split
 
 
+# Pixels per image a loader resizes to at most (4096 x 4096): a network on
+# small data never takes more, and a typo must not allocate gigabytes.
+MAX_PIXELS = 4096 * 4096
+
+
 def _check_size(size):
     """Validate a ``(height, width)`` size; ``None`` means native size."""
     if size is None:
@@ -48,6 +53,12 @@ def _check_size(size):
                 f"size must be a (height, width) pair of positive integers or "
                 f"None; got {size!r}."
             )
+    if int(height) * int(width) > MAX_PIXELS:
+        raise ValueError(
+            f"size={tuple(size)!r} asks for {int(height) * int(width)} pixels per "
+            f"image, more than {MAX_PIXELS}; pass the size the network takes "
+            "(e.g. (28, 28) for the bundled MNIST sources)."
+        )
     return int(height), int(width)
 
 

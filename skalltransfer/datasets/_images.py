@@ -158,6 +158,13 @@ def _read_images(paths, size, options=("auto", None, False, "gray")):
 def _check_extensions(extensions):
     if isinstance(extensions, str):
         extensions = (extensions,)
+    if not isinstance(extensions, (list, tuple, set, frozenset)) or not all(
+        isinstance(ext, str) for ext in extensions
+    ):
+        raise ValueError(
+            "extensions must be a file extension or a sequence of them, e.g. "
+            f"('.png', '.tif'); got {extensions!r}."
+        )
     normalized = tuple(
         ext.lower() if ext.startswith(".") else "." + ext.lower() for ext in extensions
     )

@@ -6,6 +6,7 @@ import zlib
 
 import numpy as np
 
+from skalltransfer._archives import check_zip_sizes
 from skalltransfer.datasets._base import _check_size, _check_split, _fspath
 from skalltransfer.datasets._decode import resize, resize_gray
 from skalltransfer.datasets._intensity import check_color
@@ -130,6 +131,10 @@ def load_medmnist(npz_path, split="train", *, size=None, color="gray"):
             "e.g. 'pneumoniamnist.npz'."
         )
     images_key, labels_key = f"{split}_images", f"{split}_labels"
+    if zipfile.is_zipfile(path):
+        # Sizes first: a member may declare or inflate to far more than the
+        # file holds.
+        check_zip_sizes(path, f"'{path}'")
     try:
         npz = np.load(path, allow_pickle=False)
     except (ValueError, zipfile.BadZipFile, EOFError) as exc:

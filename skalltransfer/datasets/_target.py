@@ -63,6 +63,11 @@ def make_target_task(X, y, classes, n_per_class, *, random_state=None, relabel=T
     >>> X_t.shape, sorted(set(y_t.tolist()))
     ((20, 784), [0, 1])
     """
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise ValueError(
+            "classes must be a sequence of the labels to keep, e.g. classes=[1, 3], "
+            f"got {classes!r}."
+        )
     X = np.asarray(X)
     y = np.asarray(y)
     if y.ndim != 1:

@@ -1,16 +1,31 @@
-"""AllTransferClassifier on the development tasks, against scikit-learn peers.
+"""AllTransferClassifier against scikit-learn and PyTorch peers on Fashion-MNIST.
 
 Source: the bundled MNIST subset (default MPDBMClassifier,
 StackedAutoencoderClassifier and ConvAutoencoderClassifier, fitted once and
 cached). Targets: Fashion-MNIST
 pairs Trouser/Dress (1, 3), Sneaker/Ankle boot (7, 9), T-shirt/Dress (0, 3),
-Coat/Shirt (4, 6), Bag/Ankle boot (8, 9) and the 4-class task {0, 1, 7, 8},
+Coat/Shirt (4, 6), Bag/Ankle boot (8, 9), the 4-class task {0, 1, 7, 8} and
+the 8-class task {0, 1, 3, 4, 6, 7, 8, 9},
 trained on ``n`` images per class drawn from the Fashion-MNIST training split
 and tested on the test split of those classes (the full set from Debian's
 ``dataset-fashion-mnist``: ``apt-get install dataset-fashion-mnist``; the
-bundled subset otherwise). Reports mean ± std accuracy over tasks x draws.
-``--task-set held-out`` runs six other pairs instead, to check a choice made
-on the development tasks.
+bundled subset otherwise). Reports mean ± std accuracy over tasks x draws,
+ten draws at n = 10 (``--draws-at-10``) and ``--draws`` (3) at the other
+sizes. ``--task-set held-out`` runs six other pairs and the 8-class task
+{0, 2, 3, 4, 5, 6, 7, 9} instead, to check a choice made on the development
+tasks.
+
+The peers: scikit-learn models on raw pixels (``LinearSVC``,
+``LogisticRegression``, an RBF ``SVC`` with ``C`` by inner cross-validation,
+``MLPClassifier``) and, when PyTorch is installed (a benchmark-only extra:
+``pip install torch``), the three a deep-learning practitioner would use,
+with the architecture of the default conv source (``torch_peers.py``): the
+network trained from scratch, the network pretrained on the same 5,000
+digits and fine-tuned whole under a new output layer, and a logistic
+regression on its dense features. Each table ends with the best single peer
+at that size (the PyTorch peers included) and the margins of every source's
+default transfer over it and over its own T = 0. ``--no-torch`` leaves the
+PyTorch peers out; without PyTorch they are left out, and the run says so.
 
 ``--source-data fashion-other`` replaces the digits, per task, by Fashion-MNIST
 training images of the classes outside the task (``--source-size`` of them):
@@ -21,8 +36,13 @@ every class, none of which a draw of this benchmark can pick.
 
 ``--quick`` is a smoke run that also serves as a regression check of the
 whole path (source fits included): small sources fitted afresh (never read
-from the disk cache, so a code change shows), two tasks of the bundled
+from the disk cache, so a code change shows; the PyTorch network pretrained
+for one epoch and fine-tuned for 20 updates), two tasks of the bundled
 subset, n = 10, one draw.
+
+The raw scores (``--out``) are rewritten after every task, so an interrupted
+run keeps what it measured; ``--report FILE [FILE ...]`` prints the tables of
+one or several such files (merged) without running anything.
 
 Run: ``python benchmarks/bench_alltransfer.py [--n 10 50 100] [--sources sae]``
 """
@@ -33,8 +53,9 @@ import time
 import warnings
 
 import numpy as np
+import torch_peers
+from common import markdown_table, task_set
 from common import parser as make_parser
-from common import task_set
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -186,14 +207,40 @@ def fashion_all_classes(X_train, y_train, size, draws=10, n_values=(10, 50, 100)
     return SourceData(X_train[rows], y_train[rows])
 
 
+def peers(torch=True, torch_updates=torch_peers.UPDATES, quick=False, sklearn=True):
+    """The peers compared, ``name -> factory(seed, n_per_class)``: the
+    scikit-learn ones (unless ``sklearn`` is false), then the PyTorch ones
+    when ``torch`` and PyTorch is installed (a message says when it is
+    not)."""
+    chosen = dict(PEERS) if sklearn else {}
+    if torch and torch_peers.available():
+        chosen.update(torch_peers.peers(torch_updates, quick=quick))
+    elif torch:
+        print(
+            "PyTorch is not installed: the PyTorch peers (scratch, fine-tune, "
+            "probe) are skipped (pip install torch).",
+            flush=True,
+        )
+    return chosen
+
+
+def draws_at(n, draws, draws_at_10):
+    """Draws of a size: ``draws_at_10`` at n = 10, ``draws`` otherwise."""
+    return draws_at_10 if n == 10 and draws_at_10 else draws
+
+
 def main(
     n_values, draws, task_ids, source_names, mpdbm_updates, target, out,
     source_data="mnist", source_size=5000, quick=False, only=None,
-    tasks_from="development",
+    tasks_from="development", draws_at_10=None, torch=True,
+    torch_updates=torch_peers.UPDATES, sklearn_peers=True,
 ):  # fmt: skip
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target(target)
+    if task_ids is None:
+        task_ids = range(len(task_set(tasks_from)))
     tasks = [task_set(tasks_from)[i] for i in task_ids]
+    peer_factories = peers(torch, torch_updates, quick, sklearn_peers)
     # Sources are fitted (or read from the cache) once per task, not per n.
     if source_data in ("mnist", "fashion"):
         data = (
@@ -214,13 +261,14 @@ def main(
         }
 
     scores = {}
+    run_start = time.perf_counter()
     for n in n_values:
         for task in tasks:
             mask = np.isin(y_test, task)
             X_eval, y_eval = X_test[mask], np.searchsorted(task, y_test[mask])
-            for draw in range(draws):
+            for draw in range(draws_at(n, draws, draws_at_10)):
                 X, y = make_target_task(X_train, y_train, task, n, random_state=draw)
-                methods = {f"peer: {k}": v for k, v in PEERS.items()}
+                methods = {f"peer: {k}": v for k, v in peer_factories.items()}
                 for name, source in task_sources[task].items():
                     updates = mpdbm_updates if name.startswith("mpdbm") else None
                     variants = transfer_methods(source, epochs_for(len(X), updates))
@@ -246,30 +294,190 @@ def main(
                             "seconds": time.perf_counter() - start,
                         }
                     )
-            print(f"n={n} task={task} done", flush=True)
+            # Rewritten after every task: an interrupted run keeps its scores.
+            with open(out, "w") as f:
+                json.dump(scores, f, indent=1)
+            print(
+                f"n={n} task={task} done ({time.perf_counter() - run_start:.0f} s "
+                "into the run)",
+                flush=True,
+            )
         print_table(scores, n)
-    with open(out, "w") as f:
-        json.dump(scores, f, indent=1)
+    print_summary(scores)
     print(f"raw scores written to {out}")
 
 
+def task_name(task):
+    return "{" + ", ".join(str(c) for c in task) + "}"
+
+
+def task_means(records):
+    """Mean accuracy (%) of each task over its draws, in the records' order."""
+    per_task = {}
+    for r in records:
+        per_task.setdefault(tuple(r["task"]), []).append(100 * r["accuracy"])
+    return {task: float(np.mean(v)) for task, v in per_task.items()}
+
+
+def rows_at(scores, n):
+    """``method -> records`` of size ``n``, in the order they were run."""
+    return {k.split("|", 1)[1]: v for k, v in scores.items() if k.startswith(f"{n}|")}
+
+
+def best_peer(rows):
+    """``(name, records)`` of the peer with the best mean accuracy among
+    ``rows`` (None when there is none)."""
+    candidates = [
+        (np.mean([r["accuracy"] for r in v]), k)
+        for k, v in rows.items()
+        if k.startswith("peer: ")
+    ]
+    if not candidates:
+        return None
+    name = max(candidates)[1]
+    return name, rows[name]
+
+
+def margins(rows):
+    """For each source whose default transfer ran: the mean and per-task
+    differences (points) of that default over the best single peer and over
+    the source's own T = 0, as ``label -> (mean, {task: diff}, reference)``
+    (``reference``: the best peer's name, or "T=0")."""
+    best = best_peer(rows)
+    found = {}
+    for method, records in rows.items():
+        if not method.endswith(": T=all (default)"):
+            continue
+        source = method.split(":", 1)[0]
+        ours = task_means(records)
+        refs = []
+        if best is not None:
+            refs.append(("best single peer", best[0][6:], best[1]))
+        if f"{source}: T=0" in rows:
+            refs.append(("its own T=0", "T=0", rows[f"{source}: T=0"]))
+        for label, reference, ref_records in refs:
+            ref = task_means(ref_records)
+            diff = {t: ours[t] - ref[t] for t in ours if t in ref}
+            found[f"{source}: default − {label}"] = (
+                float(np.mean(list(diff.values()))),
+                diff,
+                reference,
+            )
+    return found
+
+
 def print_table(scores, n):
-    rows = [(k.split("|", 1)[1], v) for k, v in scores.items() if k.startswith(f"{n}|")]
-    print(f"\n### n = {n} images per class\n")
-    print("| method | accuracy (%) | per task | fit (s) |")
-    print("|---|---|---|---|")
-    for method, records in rows:
+    rows = rows_at(scores, n)
+    tasks = list(task_means(next(iter(rows.values()))))
+    table = []
+    for method, records in rows.items():
         acc = 100 * np.array([r["accuracy"] for r in records])
-        per_task = {}
-        for r in records:
-            per_task.setdefault(tuple(r["task"]), []).append(100 * r["accuracy"])
-        tasks = " ".join(f"{np.mean(v):.1f}" for v in per_task.values())
+        per_task = task_means(records)
         seconds = np.mean([r["seconds"] for r in records])
-        print(
-            f"| {method} | {acc.mean():.2f} ± {acc.std():.2f} | {tasks} | "
-            f"{seconds:.2f} |"
+        table.append(
+            [
+                method,
+                f"{acc.mean():.2f} ± {acc.std():.2f}",
+                " ".join(f"{per_task[t]:.1f}" for t in tasks if t in per_task),
+                f"{seconds:.2f}",
+            ]
         )
-    print(flush=True)
+    best = best_peer(rows)
+    if best is not None:
+        per_task = task_means(best[1])
+        acc = 100 * np.array([r["accuracy"] for r in best[1]])
+        table.append(
+            [
+                f"best single peer ({best[0][6:]})",
+                f"{acc.mean():.2f}",
+                " ".join(f"{per_task[t]:.1f}" for t in tasks if t in per_task),
+                "",
+            ]
+        )
+    for label, (mean, diff, _) in margins(rows).items():
+        table.append(
+            [
+                f"margin: {label}",
+                f"{mean:+.2f}",
+                " ".join(f"{diff[t]:+.1f}" for t in tasks if t in diff),
+                "",
+            ]
+        )
+    draws = sorted({r["draw"] for v in rows.values() for r in v})
+    markdown_table(
+        ["method", "accuracy (%)", "per task " + " ".join(map(task_name, tasks)),
+         "fit (s)"],
+        table,
+        title=f"n = {n} images per class ({len(tasks)} tasks x {len(draws)} draws)",
+    )  # fmt: skip
+
+
+def print_summary(scores):
+    """Mean accuracy over tasks per method and size, then one table per size
+    with a column per task."""
+    sizes = sorted({int(k.split("|", 1)[0]) for k in scores})
+    methods = list(dict.fromkeys(k.split("|", 1)[1] for k in scores))
+    by_size = {n: rows_at(scores, n) for n in sizes}
+
+    def mean(records):
+        return f"{np.mean([100 * r['accuracy'] for r in records]):.1f}"
+
+    table = [
+        [m, *(mean(by_size[n][m]) if m in by_size[n] else "" for n in sizes)]
+        for m in methods
+    ]
+    best = {n: best_peer(by_size[n]) for n in sizes}
+    table.append(
+        [
+            "best single peer",
+            *(f"{mean(best[n][1])} ({best[n][0][6:]})" if best[n] else ""
+              for n in sizes),
+        ]
+    )  # fmt: skip
+    labels = list(dict.fromkeys(k for n in sizes for k in margins(by_size[n])))
+    for label in labels:
+        cells = []
+        for n in sizes:
+            found = margins(by_size[n]).get(label)
+            cells.append(f"{found[0]:+.1f}" if found else "")
+        table.append([f"margin: {label}", *cells])
+    markdown_table(
+        ["mean over tasks (%)", *(f"n={n}" for n in sizes)],
+        table,
+        title="Summary: mean accuracy over tasks (tasks x draws)",
+    )
+    for n in sizes:
+        rows = by_size[n]
+        tasks = list(task_means(next(iter(rows.values()))))
+        per_method = {m: task_means(v) for m, v in rows.items()}
+        table = [
+            [m, *(f"{per_method[m][t]:.1f}" if t in per_method[m] else ""
+                  for t in tasks), mean(rows[m])]
+            for m in rows
+        ]  # fmt: skip
+        for label, (avg, diff, _) in margins(rows).items():
+            table.append(
+                [f"margin: {label}", *(f"{diff[t]:+.1f}" for t in tasks),
+                 f"{avg:+.1f}"]
+            )  # fmt: skip
+        markdown_table(
+            ["method", *map(task_name, tasks), "mean"],
+            table,
+            title=f"Per task, n = {n} (mean over draws)",
+        )
+
+
+def report(paths):
+    """Print the tables of one or several raw score files (merged: a later
+    file adds its records to a method and size of an earlier one)."""
+    scores = {}
+    for path in paths:
+        with open(path) as f:
+            for key, records in json.load(f).items():
+                scores.setdefault(key, []).extend(records)
+    for n in sorted({int(k.split("|", 1)[0]) for k in scores}):
+        print_table(scores, n)
+    print_summary(scores)
 
 
 if __name__ == "__main__":
@@ -278,14 +486,46 @@ if __name__ == "__main__":
         "tasks 0 and 1 of the bundled subset, one draw",
     )  # fmt: skip
     parser.add_argument("--n", nargs="+", type=int, default=[10, 50, 100, 1000])
-    parser.add_argument("--draws", type=int, default=3)
     parser.add_argument(
-        "--tasks", nargs="+", type=int, default=list(range(6)),
-        help="indices into the six tasks of --task-set",
+        "--draws", type=int, default=3, help="draws per task at every n but 10"
+    )
+    parser.add_argument(
+        "--draws-at-10", type=int, default=10,
+        help="draws per task at n = 10, where the draw noise is largest "
+        "(draws 0 .. k-1: the first three are those of --draws 3; 0 takes "
+        "--draws)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tasks", nargs="+", type=int, default=None,
+        help="indices into the seven tasks of --task-set (default: all)",
     )  # fmt: skip
     parser.add_argument(
         "--task-set", choices=("development", "held-out"), default="development",
-        help="the six development tasks, or six other Fashion-MNIST pairs",
+        help="the seven development tasks, or six other Fashion-MNIST pairs "
+        "and another 8-class task",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-torch", action="store_true",
+        help="leave out the PyTorch peers (scratch, fine-tune, probe)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-peers", action="store_true",
+        help="leave out every peer (scikit-learn and PyTorch): only this "
+        "package's rows, e.g. to merge with a run of the peers by --report",
+    )  # fmt: skip
+    parser.add_argument(
+        "--only-peers", action="store_true",
+        help="run the peers only (no source is fitted): the other half of a "
+        "--no-peers run, merged by --report",
+    )  # fmt: skip
+    parser.add_argument(
+        "--torch-updates", type=int, default=torch_peers.UPDATES,
+        help="minimum minibatch updates (whole epochs) of the PyTorch scratch "
+        "and fine-tune peers",
+    )  # fmt: skip
+    parser.add_argument(
+        "--report", nargs="+", metavar="FILE",
+        help="print the tables of these raw score files (merged) and exit",
     )  # fmt: skip
     parser.add_argument("--sources", nargs="+", default=["sae", "mpdbm", "conv"])
     parser.add_argument(
@@ -311,10 +551,20 @@ if __name__ == "__main__":
     )  # fmt: skip
     parser.add_argument("--out", default="bench_alltransfer.json")
     args = parser.parse_args()
+    if args.report:
+        report(args.report)
+        raise SystemExit
+    if args.only_peers and args.no_peers:
+        parser.error("--only-peers and --no-peers leave nothing to run")
+    if args.only_peers:
+        args.sources = []
     if args.quick:
         args.n, args.draws, args.tasks, args.target = [10], 1, [0, 1], "subset"
+        args.draws_at_10, args.torch_updates = 1, 20
     main(
         args.n, args.draws, args.tasks, args.sources, args.mpdbm_updates,
         args.target, args.out, args.source_data, args.source_size, args.quick,
-        args.methods, args.task_set,
+        args.methods, args.task_set, args.draws_at_10,
+        not (args.no_torch or args.no_peers), args.torch_updates,
+        not args.no_peers,
     )  # fmt: skip

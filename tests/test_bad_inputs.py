@@ -234,6 +234,13 @@ CRAFTED_ENTRIES = {
     "a short bias": lambda a, arr: arr.update(
         {_bias_array(a): arr[_bias_array(a)][:1]}
     ),
+    "a weight of another dtype": lambda a, arr: arr.update(
+        {
+            a["coefs_"]["list"][0]["array"]: arr[
+                a["coefs_"]["list"][0]["array"]
+            ].astype(np.float16)
+        }
+    ),
     "a non-finite weight": lambda a, arr: arr.update(
         {
             a["coefs_"]["list"][0]["array"]: np.full_like(

@@ -258,3 +258,31 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped_and_kept_in_the_csv(
     assert status == 0, err
     assert "caf\\udce9.png" in out
     assert b"caf\xe9.png" in csv_path.read_bytes()
+
+
+def test_a_float64_conv_source_works_from_the_command_line(digits, folder, tmp_path):
+    # The command line reads images as float32: a conv source fitted on
+    # float64 rows (NumPy's default) once refused them with a TypeError.
+    from skalltransfer import ConvAutoencoderClassifier
+
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        conv = ConvAutoencoderClassifier(
+            ((4, 3),), hidden_layer_sizes=(8,), pretrain_max_iter=0, max_iter=1
+        ).fit(X.astype(np.float64), y)
+    assert conv.coefs_[0].dtype == np.float64
+    save_model(conv, tmp_path / "conv64.skops")
+    status, out, err = _run(["predict", tmp_path / "conv64.skops", folder / "0"])
+    assert status == 0, err
+    assert len(out.strip().splitlines()) == 1 + 10
+    status, out, err = _run(["evaluate", tmp_path / "conv64.skops", folder])
+    assert status == 0, err
+    status, out, err = _run(
+        ["rank", "--target-dir", folder, "--source", tmp_path / "conv64.skops"]
+    )
+    assert status == 0, err
+    model = tmp_path / "m.skops"
+    argv = ["fit", "--target-dir", folder, "--source", tmp_path / "conv64.skops"]
+    status, _, err = _run([*argv, "--cv", "0", "--max-iter", "2", "--out", model])
+    assert status == 0, err

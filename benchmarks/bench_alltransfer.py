@@ -89,10 +89,12 @@ PEERS = {
 }
 
 
-def transfer_methods(source, max_iter):
+def transfer_methods(source, max_iter, n_samples=None):
     """The AllTransfer variants compared for one source: every depth T, a new
     hidden layer under a new head, random units, the mean and modified mean
-    relations and the paper's recipe."""
+    relations and the paper's recipe; for a conv source also the fine-tuning
+    recipes tried against the PyTorch peers (for ``n_samples`` target
+    images)."""
     L = len(source.coefs_)
 
     def make(**kw):
@@ -112,6 +114,15 @@ def transfer_methods(source, max_iter):
     # The default ("auto") shifts a conv source's target images by ±1 pixel.
     if isinstance(source, ConvAutoencoderClassifier):
         methods["no target shifts (shift_augmentation=0)"] = make(shift_augmentation=0)
+        methods["target shifts ±2 (shift_augmentation=2)"] = make(shift_augmentation=2)
+        if n_samples is not None:
+            # At least 400 minibatch updates, all of them (no stopping when
+            # the training loss stalls), as the PyTorch peers train.
+            batches = math.ceil(n_samples / 32)
+            epochs = max(max_iter, math.ceil(400 / batches))
+            methods["±2 shifts, ≥ 400 updates, fixed budget"] = make(
+                shift_augmentation=2, max_iter=epochs, n_iter_no_change=10**9
+            )
     else:
         methods["target shifts ±1 (shift_augmentation=1)"] = make(shift_augmentation=1)
     methods["paper recipe (peak, output_scale=1)"] = make(
@@ -271,7 +282,9 @@ def main(
                 methods = {f"peer: {k}": v for k, v in peer_factories.items()}
                 for name, source in task_sources[task].items():
                     updates = mpdbm_updates if name.startswith("mpdbm") else None
-                    variants = transfer_methods(source, epochs_for(len(X), updates))
+                    variants = transfer_methods(
+                        source, epochs_for(len(X), updates), len(X)
+                    )
                     methods.update(
                         {
                             f"{name}: {k}": v
@@ -341,8 +354,9 @@ def best_peer(rows):
 def margins(rows):
     """For each source whose default transfer ran: the mean and per-task
     differences (points) of that default over the best single peer and over
-    the source's own T = 0, as ``label -> (mean, {task: diff}, reference)``
-    (``reference``: the best peer's name, or "T=0")."""
+    the source's own T = 0, and of that T = 0 over the PyTorch scratch peer,
+    as ``label -> (mean, {task: diff}, reference)`` (``reference``: the
+    best peer's name, "T=0" or "PyTorch scratch")."""
     best = best_peer(rows)
     found = {}
     for method, records in rows.items():
@@ -362,6 +376,17 @@ def margins(rows):
                 float(np.mean(list(diff.values()))),
                 diff,
                 reference,
+            )
+        # "Transfer against no transfer" is like for like only if the
+        # package's own network from scratch is as good as PyTorch's.
+        if f"{source}: T=0" in rows and "peer: PyTorch scratch" in rows:
+            scratch = task_means(rows[f"{source}: T=0"])
+            ref = task_means(rows["peer: PyTorch scratch"])
+            diff = {t: scratch[t] - ref[t] for t in scratch if t in ref}
+            found[f"{source}: T=0 − PyTorch scratch"] = (
+                float(np.mean(list(diff.values()))),
+                diff,
+                "PyTorch scratch",
             )
     return found
 
@@ -439,7 +464,7 @@ def print_summary(scores):
         cells = []
         for n in sizes:
             found = margins(by_size[n]).get(label)
-            cells.append(f"{found[0]:+.1f}" if found else "")
+            cells.append(f"{found[0]:+.2f}" if found else "")
         table.append([f"margin: {label}", *cells])
     markdown_table(
         ["mean over tasks (%)", *(f"n={n}" for n in sizes)],
@@ -457,7 +482,8 @@ def print_summary(scores):
         ]  # fmt: skip
         for label, (avg, diff, _) in margins(rows).items():
             table.append(
-                [f"margin: {label}", *(f"{diff[t]:+.1f}" for t in tasks),
+                [f"margin: {label}",
+                 *(f"{diff[t]:+.1f}" if t in diff else "" for t in tasks),
                  f"{avg:+.1f}"]
             )  # fmt: skip
         markdown_table(

@@ -17,14 +17,16 @@ tasks.
 
 The peers: scikit-learn models on raw pixels (``LinearSVC``,
 ``LogisticRegression``, an RBF ``SVC`` with ``C`` by inner cross-validation,
-``MLPClassifier``) and, when PyTorch is installed (a benchmark-only extra:
-``pip install torch``), the three a deep-learning practitioner would use,
-with the architecture of the default conv source (``torch_peers.py``): the
-network trained from scratch, the network pretrained on the same 5,000
-digits and fine-tuned whole under a new output layer, and a logistic
-regression on its dense features. Each table ends with the best single peer
-at that size (the PyTorch peers included) and the margins of every source's
-default transfer over it and over its own T = 0. ``--no-torch`` leaves the
+``MLPClassifier``) and, when PyTorch is installed (a benchmark-only extra;
+the CPU build is enough: ``pip install torch --index-url
+https://download.pytorch.org/whl/cpu``), the three a deep-learning
+practitioner would use, with the architecture of the default conv source
+(``torch_peers.py``): the network trained from scratch, the network
+pretrained on the same 5,000 digits and fine-tuned whole under a new output
+layer, and a logistic regression on its dense features. Each table ends
+with the best single peer at that size (the PyTorch peers included) and the
+margins of every source's default transfer over it and over its own T = 0.
+``--no-torch`` leaves the
 PyTorch peers out; without PyTorch they are left out, and the run says so.
 
 ``--source-data fashion-other`` replaces the digits, per task, by Fashion-MNIST
@@ -229,7 +231,7 @@ def peers(torch=True, torch_updates=torch_peers.UPDATES, quick=False, sklearn=Tr
     elif torch:
         print(
             "PyTorch is not installed: the PyTorch peers (scratch, fine-tune, "
-            "probe) are skipped (pip install torch).",
+            "probe) are skipped (pip install torch; the CPU build is enough).",
             flush=True,
         )
     return chosen

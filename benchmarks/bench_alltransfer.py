@@ -91,17 +91,18 @@ PEERS = {
 }
 
 
-def transfer_methods(source, max_iter, n_samples=None):
+def transfer_methods(source, max_iter):
     """The AllTransfer variants compared for one source: every depth T, a new
     hidden layer under a new head, random units, the mean and modified mean
     relations and the paper's recipe; for a conv source also the fine-tuning
-    recipes tried against the PyTorch peers (for ``n_samples`` target
-    images)."""
+    recipes tried against the PyTorch peers."""
     L = len(source.coefs_)
+
+    budget = {} if max_iter is None else {"max_iter": max_iter}
 
     def make(**kw):
         return lambda seed, n: AllTransferClassifier(
-            source, random_state=seed, **{"max_iter": max_iter, **kw}
+            source, random_state=seed, **{**budget, **kw}
         )
 
     methods = {"T=all (default)": make()}
@@ -113,18 +114,20 @@ def transfer_methods(source, max_iter, n_samples=None):
     methods["random selection"] = make(selection="random")
     methods["mean relation"] = make(relation="mean")
     methods["mean-modified relation"] = make(relation="mean-modified")
-    # The default ("auto") shifts a conv source's target images by ±1 pixel.
+    # The default ("auto") shifts a conv source's target images by ±1 pixel
+    # and fine-tunes for at least 400 minibatch updates, all of them; the
+    # other recipes tried against the PyTorch peers.
     if isinstance(source, ConvAutoencoderClassifier):
         methods["no target shifts (shift_augmentation=0)"] = make(shift_augmentation=0)
         methods["target shifts ±2 (shift_augmentation=2)"] = make(shift_augmentation=2)
-        if n_samples is not None:
-            # At least 400 minibatch updates, all of them (no stopping when
-            # the training loss stalls), as the PyTorch peers train.
-            batches = math.ceil(n_samples / 32)
-            epochs = max(max_iter, math.ceil(400 / batches))
-            methods["±2 shifts, ≥ 400 updates, fixed budget"] = make(
-                shift_augmentation=2, max_iter=epochs, n_iter_no_change=10**9
-            )
+        plateau = dict(max_iter=100, n_iter_no_change=10)
+        methods["100 epochs, stop on a plateau"] = make(**plateau)
+        methods["T=0, 100 epochs, stop on a plateau"] = make(
+            n_transferred_layers=0, **plateau
+        )
+        methods["±2 shifts, 100 epochs, stop on a plateau"] = make(
+            shift_augmentation=2, **plateau
+        )
     else:
         methods["target shifts ±1 (shift_augmentation=1)"] = make(shift_augmentation=1)
     methods["paper recipe (peak, output_scale=1)"] = make(
@@ -134,9 +137,10 @@ def transfer_methods(source, max_iter, n_samples=None):
 
 
 def epochs_for(n_samples, updates, batch_size=32):
-    """Epochs that give about ``updates`` minibatch updates (capped at 100)."""
+    """Epochs that give about ``updates`` minibatch updates (capped at 100);
+    None (the estimator's own budget) when ``updates`` is None."""
     if updates is None:
-        return 100
+        return None
     return int(min(100, max(3, math.ceil(updates / math.ceil(n_samples / batch_size)))))
 
 
@@ -284,9 +288,7 @@ def main(
                 methods = {f"peer: {k}": v for k, v in peer_factories.items()}
                 for name, source in task_sources[task].items():
                     updates = mpdbm_updates if name.startswith("mpdbm") else None
-                    variants = transfer_methods(
-                        source, epochs_for(len(X), updates), len(X)
-                    )
+                    variants = transfer_methods(source, epochs_for(len(X), updates))
                     methods.update(
                         {
                             f"{name}: {k}": v

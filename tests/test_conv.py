@@ -18,6 +18,7 @@ from skalltransfer import (
     LayerStack,
     SourceData,
     SourceFeatures,
+    StackedAutoencoderClassifier,
     TruncatedTransferClassifier,
 )
 from skalltransfer._core._families import CONV
@@ -290,6 +291,50 @@ def _one_shift_of(image, result, max_shift):
             if np.array_equal(result, expected):
                 return dy, dx
     return None
+
+
+def _per_class(X, y, classes, n):
+    rows = np.concatenate([np.flatnonzero(y == c)[:n] for c in classes])
+    return X[rows], y[rows]
+
+
+def test_auto_budget_gives_a_conv_transfer_at_least_400_updates(conv_source, digits):
+    # Ten images of two classes are one minibatch an epoch: "auto" runs 400
+    # of them, without stopping on a plateau; 100 epochs once that is more.
+    X, y = digits
+    X20, y20 = _per_class(X, y, (6, 7), 10)
+    clf = AllTransferClassifier(conv_source, random_state=0).fit(X20, y20)
+    assert clf.n_iter_ == 400
+    assert len(clf.loss_curve_) == 400
+    halves = AllTransferClassifier(conv_source, batch_size=10, random_state=0)
+    assert halves.fit(X20, y20).n_iter_ == 200
+    X160, y160 = _per_class(X, y, (6, 7, 8, 9), 40)
+    clf = AllTransferClassifier(conv_source, random_state=0).fit(X160, y160)
+    assert clf.n_iter_ == 100
+    fixed = AllTransferClassifier(conv_source, max_iter=7, random_state=0)
+    assert fixed.fit(X20, y20).n_iter_ == 7
+    truncated = TruncatedTransferClassifier(conv_source, 1, random_state=0)
+    assert truncated.fit(X20, y20).n_iter_ == 400
+
+
+def test_auto_patience_stops_on_a_plateau_except_for_a_conv_source(conv_source, digits):
+    # tol=1e3: no epoch ever counts as progress.
+    X, y = digits
+    X20, y20 = _per_class(X, y, (6, 7), 10)
+    kw = dict(tol=1e3, max_iter=60, random_state=0)
+    sae = StackedAutoencoderClassifier(
+        (16,), pretrain_max_iter=1, max_iter=5, random_state=0
+    ).fit(X[y < 6], y[y < 6])
+    assert AllTransferClassifier(sae, **kw).fit(X20, y20).n_iter_ < 60
+    fixed = AllTransferClassifier(sae, n_iter_no_change=None, **kw)
+    assert fixed.fit(X20, y20).n_iter_ == 60
+    assert AllTransferClassifier(conv_source, **kw).fit(X20, y20).n_iter_ == 60
+    # Early stopping is a promise to stop: "auto" keeps its patience.
+    X40, y40 = _per_class(X, y, (6, 7), 20)
+    early = AllTransferClassifier(conv_source, early_stopping=True, **kw)
+    assert early.fit(X40, y40).n_iter_ < 60
+    patient = AllTransferClassifier(conv_source, n_iter_no_change=5, **kw)
+    assert patient.fit(X20, y20).n_iter_ < 60
 
 
 def test_transfer_shift_augmentation_trains_on_shifted_target_images(

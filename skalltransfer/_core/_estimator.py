@@ -164,7 +164,15 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Train ``network`` in place on ``(X, codes)``; the
         :func:`run_training` result."""
         split = self._training_split(X, codes, rng)
-        return self._train(network, split, rng, self._make_optimizer, self.max_iter)
+        max_iter, n_iter_no_change = self._training_budget(network, len(split[0]))
+        return self._train(
+            network, split, rng, self._make_optimizer, max_iter, n_iter_no_change
+        )
+
+    def _training_budget(self, network, n_train):
+        """``(max_iter, n_iter_no_change)`` of a fit on ``n_train`` rows: the
+        parameters as given (the transfer estimators resolve "auto")."""
+        return self.max_iter, self.n_iter_no_change
 
     def _training_split(self, X, codes, rng):
         """``(X_train, codes_train, weights_train, validation_score)``: with
@@ -182,10 +190,11 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         w_train = None if weights is None else weights[train]
         return X[train], codes[train], w_train, validation_score
 
-    def _train(self, network, split, rng, make_optimizer, max_iter):
+    def _train(self, network, split, rng, make_optimizer, max_iter, n_iter_no_change):
         """Run the family's objective of ``network`` on a
-        :meth:`_training_split` for at most ``max_iter`` epochs, with the
-        optimizer ``make_optimizer(network, params)`` returns."""
+        :meth:`_training_split` for at most ``max_iter`` epochs (stopping
+        after ``n_iter_no_change`` epochs without progress; None: never),
+        with the optimizer ``make_optimizer(network, params)`` returns."""
         X_train, codes_train, w_train, validation_score = split
         table = self._target_table(len(self.classes_), X_train.dtype)
         params, loss_grad = network.family.objective(
@@ -206,7 +215,7 @@ class BaseStackClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             rng=rng,
             tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=n_iter_no_change,
             validation_score=validation_score,
             after_update=self._constraint(network),
             verbose=self.verbose,

@@ -170,7 +170,7 @@ def _fit(args):
         print(f"Source: {source_text} ({how})", flush=True)
 
     max_iter = (
-        args.max_iter if args.max_iter is not None else (30 if args.quick else 100)
+        args.max_iter if args.max_iter is not None else (30 if args.quick else "auto")
     )
     # The source is fitted now: the transfer (and every fold's clone of it)
     # uses it as it is.
@@ -393,7 +393,8 @@ def add_fit_command(subparsers):
         type=positive_int,
         default=None,
         metavar="INT",
-        help="fine-tuning epochs (default: 100, or 30 with --quick)",
+        help="fine-tuning epochs (default: the transfer's 'auto' budget, "
+        "or 30 with --quick)",
     )
     parser.add_argument(
         "--cv",

@@ -429,7 +429,14 @@ class MPDBMClassifier(BaseStackClassifier):
         ``discriminative_max_iter`` asks for (``"auto"``: judged by the
         training accuracy the first stage reached)."""
         split = self._training_split(X, codes, rng)
-        result = self._train(network, split, rng, self._make_optimizer, self.max_iter)
+        result = self._train(
+            network,
+            split,
+            rng,
+            self._make_optimizer,
+            self.max_iter,
+            self.n_iter_no_change,
+        )
         self.discriminative_loss_curve_ = []
         n_epochs = self.discriminative_max_iter
         if n_epochs == "auto":
@@ -453,6 +460,7 @@ class MPDBMClassifier(BaseStackClassifier):
                 rng,
                 self._make_discriminative_optimizer,
                 n_epochs,
+                self.n_iter_no_change,
             )
             self.discriminative_loss_curve_ = stage["loss_curve"]
             # The model ends as this stage left it (its best epoch with

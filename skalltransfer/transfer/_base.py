@@ -2,6 +2,7 @@
 network built from its layers (with optional L2-SP and MMD penalties), and
 predicting through the fine-tuned network."""
 
+import math
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -40,6 +41,11 @@ from skalltransfer.transfer._source import (
     SOURCE_PARAMETER_CONSTRAINTS,
     TransferSourceMixin,
 )
+
+# The budget of max_iter="auto" and the patience of n_iter_no_change="auto"
+# when the family stops on a plateau (scikit-learn's MLP values).
+AUTO_MAX_ITER = 100
+AUTO_N_ITER_NO_CHANGE = 10
 
 # How a fine-tuned network answers for the target classes: through selected
 # source output units, through the nearest relation vector, or a new head.
@@ -205,15 +211,21 @@ _COMMON_PARAMETERS = """
         layers, and shifting slows fine-tuning down (see :ref:`benchmarks`).
     batch_size : int, default=32
         Minibatch size (capped at the number of samples).
-    max_iter : int, default=100
-        Fine-tuning epochs.
+    max_iter : int or "auto", default="auto"
+        Fine-tuning epochs. ``"auto"`` is 100 epochs, or for a
+        convolutional source 100 epochs or 400 minibatch updates, whichever
+        is more: ten images per class are a single minibatch per epoch, and
+        an epoch budget would give them few steps (see :ref:`benchmarks`).
     tol : float, default=1e-4
         Smallest improvement of the monitored quantity (the training loss,
         or the validation score with ``early_stopping``) that counts as
         progress for ``n_iter_no_change``.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, "auto" or None, default="auto"
         Stop fine-tuning when the monitored quantity has not improved by
-        ``tol`` for this many consecutive epochs; with
+        ``tol`` for this many consecutive epochs; None runs all ``max_iter``
+        epochs (a fixed budget). ``"auto"`` is 10, except for a
+        convolutional source without ``early_stopping``: None, because its
+        shifted images keep the training loss moving. With
         ``early_stopping``, a ``ConvergenceWarning`` says when ``max_iter``
         epochs ended first.
     early_stopping : bool, default=False
@@ -296,6 +308,12 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         "shift_augmentation": [
             Interval(Integral, 0, None, closed="left"),
             StrOptions({"auto"}),
+        ],
+        "max_iter": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
         ],
     }
 
@@ -434,6 +452,18 @@ class BaseTransferClassifier(TransferSourceMixin, BaseStackClassifier):
         if max_shift == "auto":
             max_shift = self._finetune_defaults(network).shift_augmentation
         return shifted_training_rows(X, network, max_shift, rng)
+
+    def _training_budget(self, network, n_train):
+        defaults = self._finetune_defaults(network)
+        max_iter = self.max_iter
+        if max_iter == "auto":
+            batches = math.ceil(n_train / min(self.batch_size, n_train))
+            max_iter = max(AUTO_MAX_ITER, math.ceil(defaults.min_updates / batches))
+        n_iter_no_change = self.n_iter_no_change
+        if n_iter_no_change == "auto":
+            stops = defaults.stop_on_plateau or self.early_stopping
+            n_iter_no_change = AUTO_N_ITER_NO_CHANGE if stops else None
+        return max_iter, n_iter_no_change
 
     def _finetune_defaults(self, network):
         return network.family.finetune_defaults(self.source_.get_params(), network)

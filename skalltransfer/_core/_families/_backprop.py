@@ -30,6 +30,10 @@ class BackpropFamily(Family):
     finetune_learning_rate = 1e-3
     #: Largest random shift of the target images while fine-tuning.
     finetune_shift_augmentation = 0
+    #: Fewest minibatch updates of a fine-tuning budget of "auto" epochs.
+    finetune_min_updates = 0
+    #: Whether fine-tuning stops when the training loss stalls.
+    finetune_stop_on_plateau = True
 
     def activations(self, cache):
         """``[X, A_1, ..., output, logits]`` of a full forward pass's cache."""
@@ -86,4 +90,6 @@ class BackpropFamily(Family):
             learning_rate_init=self.finetune_learning_rate,
             momentum=source_params.get("momentum", 0.9),
             shift_augmentation=self.finetune_shift_augmentation,
+            min_updates=self.finetune_min_updates,
+            stop_on_plateau=self.finetune_stop_on_plateau,
         )

@@ -41,7 +41,8 @@ def get_family(family):
 class FinetuneDefaults:
     """Fine-tuning settings a family derives from a source, used where a
     transfer estimator's ``solver``, ``learning_rate_init`` or ``momentum``
-    are None and its ``shift_augmentation`` is "auto".
+    are None and its ``shift_augmentation``, ``max_iter`` or
+    ``n_iter_no_change`` are "auto".
 
     Attributes
     ----------
@@ -53,6 +54,12 @@ class FinetuneDefaults:
         :func:`~skalltransfer._core._training.column_norm_constraint`.
     shift_augmentation : int
         Largest random shift (pixels) of the target images while fine-tuning.
+    min_updates : int
+        Fewest minibatch updates of ``max_iter="auto"``: more epochs than the
+        default when the target is a few minibatches.
+    stop_on_plateau : bool
+        Whether ``n_iter_no_change="auto"`` stops when the training loss
+        stalls (False: the budget runs out, unless ``early_stopping``).
     """
 
     solver: str
@@ -60,6 +67,8 @@ class FinetuneDefaults:
     momentum: float
     max_col_norm: object = None
     shift_augmentation: int = 0
+    min_updates: int = 0
+    stop_on_plateau: bool = True
 
 
 class Family:

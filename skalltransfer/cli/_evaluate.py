@@ -11,10 +11,8 @@ from skalltransfer.cli._common import (
     DATA_ERRORS,
     SECURITY_NOTE,
     CommandError,
-    add_allow_pickle_argument,
     escape,
     one_line_doc,
-    positive_int,
     print_table,
     reported,
 )
@@ -25,11 +23,14 @@ from skalltransfer.cli._fit_report import (
     save_confusion_plot,
 )
 from skalltransfer.cli._images import (
-    add_image_arguments,
     describe_images,
     image_warnings,
 )
-from skalltransfer.cli._predict import IMAGE_DEFAULTS, RELOAD_HINT, model_and_loading
+from skalltransfer.cli._predict import (
+    RELOAD_HINT,
+    add_model_input_arguments,
+    model_and_loading,
+)
 
 
 def _as_model_classes(y, classes, where):
@@ -165,14 +166,5 @@ def add_evaluate_command(subparsers):
         default=None,
         help="also save the confusion matrix as a plot (needs matplotlib)",
     )
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=2,
-        default=None,
-        metavar=("HEIGHT", "WIDTH"),
-        help="image size the model takes, when its input is not square",
-    )
-    add_image_arguments(parser, IMAGE_DEFAULTS)
-    add_allow_pickle_argument(parser, "a MODEL")
+    add_model_input_arguments(parser)
     parser.set_defaults(func=_evaluate)

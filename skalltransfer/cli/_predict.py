@@ -52,6 +52,21 @@ def model_and_loading(args):
     return model, size, loader_options(args, color)
 
 
+def add_model_input_arguments(parser):
+    """How a command that applies a saved model reads images for it:
+    ``--size``, the image options and ``--allow-pickle``."""
+    parser.add_argument(
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help="image size the model takes, when its input is not square",
+    )
+    add_image_arguments(parser, IMAGE_DEFAULTS)
+    add_allow_pickle_argument(parser, "a MODEL")
+
+
 def refuse_class_folders(model, path, exc):
     """A clearer error for a folder of class sub-folders given as images."""
     if os.path.isdir(path) and any(
@@ -169,14 +184,5 @@ def add_predict_command(subparsers):
         help="the probability of each class, one column per class: printed by "
         "default (--proba is kept for compatibility); --no-proba leaves them out",
     )
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=2,
-        default=None,
-        metavar=("HEIGHT", "WIDTH"),
-        help="image size the model takes, when its input is not square",
-    )
-    add_image_arguments(parser, IMAGE_DEFAULTS)
-    add_allow_pickle_argument(parser, "a MODEL")
+    add_model_input_arguments(parser)
     parser.set_defaults(func=_predict)

@@ -250,7 +250,7 @@ def main(
     n_values, draws, task_ids, source_names, mpdbm_updates, target, out,
     source_data="mnist", source_size=5000, quick=False, only=None,
     tasks_from="development", draws_at_10=None, torch=True,
-    torch_updates=torch_peers.UPDATES, sklearn_peers=True,
+    torch_updates=torch_peers.UPDATES, sklearn_peers=True, first_draw=0,
 ):  # fmt: skip
     memory = get_cache_dir()
     X_train, y_train, X_test, y_test = load_target(target)
@@ -283,7 +283,7 @@ def main(
         for task in tasks:
             mask = np.isin(y_test, task)
             X_eval, y_eval = X_test[mask], np.searchsorted(task, y_test[mask])
-            for draw in range(draws_at(n, draws, draws_at_10)):
+            for draw in range(first_draw, draws_at(n, draws, draws_at_10)):
                 X, y = make_target_task(X_train, y_train, task, n, random_state=draw)
                 methods = {f"peer: {k}": v for k, v in peer_factories.items()}
                 for name, source in task_sources[task].items():
@@ -526,6 +526,11 @@ if __name__ == "__main__":
         "--draws)",
     )  # fmt: skip
     parser.add_argument(
+        "--first-draw", type=int, default=0,
+        help="skip the draws below this one: more draws for an earlier run, "
+        "merged with it by --report",
+    )  # fmt: skip
+    parser.add_argument(
         "--tasks", nargs="+", type=int, default=None,
         help="indices into the seven tasks of --task-set (default: all)",
     )  # fmt: skip
@@ -596,5 +601,5 @@ if __name__ == "__main__":
         args.target, args.out, args.source_data, args.source_size, args.quick,
         args.methods, args.task_set, args.draws_at_10,
         not (args.no_torch or args.no_peers), args.torch_updates,
-        not args.no_peers,
+        not args.no_peers, args.first_draw,
     )  # fmt: skip

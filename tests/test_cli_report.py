@@ -700,6 +700,26 @@ def test_evaluate_maps_folder_names_to_the_model_classes(digits, sources, tmp_pa
     assert "class folders the model does not know: '9'" in err
 
 
+def test_evaluate_on_a_folder_without_some_classes_warns_of_nothing(
+    digits, sources, tmp_path, recwarn
+):
+    X, y = digits
+    keep = np.isin(y, [3, 7])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = AllTransferClassifier(load_model(sources["grey"]), max_iter=3)
+        model.fit(X[keep], y[keep])
+    save_model(model, tmp_path / "m.skops")
+    # Sevens filed under "3": the model predicts a class the folder lacks.
+    folder = _write_folder(tmp_path / "one_class", {"3": _quantised(digits, 7, 10)})
+    assert set(model.predict(load_image_folder(folder, size=(8, 8))[0])) >= {7}
+    recwarn.clear()
+    status, out, err = _run(["evaluate", tmp_path / "m.skops", folder])
+    assert status == 0, err
+    assert "Balanced accuracy (the mean recall over the classes present)" in out
+    assert [str(w.message) for w in recwarn] == []
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -559,6 +559,27 @@ def test_predict_keeps_the_bit_depth_fit_found(folders, sources, digits, tmp_pat
     assert_allclose(proba, expected, atol=1e-4)
     X_auto, _ = load_images(tmp_path / "dim.png", size=(8, 8))
     assert X_auto.max() > 3 * X.max()  # what the recorded depth avoids
+    # The depth is recorded as a number; a report written before it was
+    # (the phrase only) pins the same depth, and a crafted one is not used.
+    report = tmp_path / "m_report.json"
+    with open(report, encoding="utf-8") as f:
+        written = json.load(f)
+    assert written["images"]["info"]["bit_depth"] == 12
+    for depth, pinned in [(None, False), ("drop", True), (99, False),
+                          ("12", False), (True, False), (12.0, False)]:  # fmt: skip
+        info = dict(written["images"]["info"])
+        if depth == "drop":
+            del info["bit_depth"]
+        else:
+            info["bit_depth"] = depth
+        with open(report, "w", encoding="utf-8") as f:
+            json.dump({**written, "images": {**written["images"], "info": info}}, f)
+        status, out, err = _run(["predict", model, tmp_path / "dim.png"])
+        assert status == 0, err
+        assert ("--intensity bits:12" in err) is pinned, (depth, err)
+        assert ("cannot read how the training images" in err) is (
+            depth not in (None, "drop")
+        )
 
 
 @pytest.mark.parametrize(

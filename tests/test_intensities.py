@@ -94,6 +94,7 @@ def test_8_bit_images_are_divided_by_255(folders, shoes):
         "size": (28, 28),
         "channels": 1,
         "intensity": "8-bit, divided by 255",
+        "bit_depth": 8,
         "inverted": False,
     }
 
@@ -104,6 +105,7 @@ def test_12_bit_content_in_16_bit_pngs_loads_as_its_8_bit_copy(folders, source):
     np.testing.assert_array_equal(y12, y8)
     assert np.abs(X12 - X8).max() <= 1 / 255
     assert info["intensity"] == "12-bit values in 16-bit files, divided by 4095"
+    assert info["bit_depth"] == 12
     # A model trained on the 8-bit copies predicts the 16-bit ones alike,
     # without the warning for images unlike the training images.
     clf = _fit(source, X8, y8)
@@ -150,6 +152,7 @@ def test_auto_detects_the_bit_depth_the_set_uses(tmp_path, high, depth):
     np.testing.assert_allclose(X[:, 0], [100 / (2**depth - 1), high / (2**depth - 1)])
     assert info["intensity"].startswith(f"{depth}-bit")
     assert f"divided by {2**depth - 1}" in info["intensity"]
+    assert info["bit_depth"] == depth
 
 
 def test_a_mixed_set_says_how_each_kind_was_scaled(tmp_path):
@@ -160,6 +163,7 @@ def test_a_mixed_set_says_how_each_kind_was_scaled(tmp_path):
     assert info["intensity"] == (
         "8-bit, divided by 255; 12-bit values in 16-bit files, divided by 4095"
     )
+    assert info["bit_depth"] is None  # two depths
 
 
 def test_float_images_in_0_1_are_kept(tmp_path):
@@ -167,6 +171,7 @@ def test_float_images_in_0_1_are_kept(tmp_path):
     X, _, info = load_images(tmp_path, size=None, return_info=True)
     np.testing.assert_array_equal(X, 0.25)
     assert "floating point" in info["intensity"]
+    assert info["bit_depth"] is None
 
 
 # The other intensities -------------------------------------------------------
@@ -179,6 +184,7 @@ def test_dtype_divides_by_the_container_maximum(folders, shoes):
     X8 = load_image_folder(folders["original"])[0]
     np.testing.assert_allclose(X, X8 * 4095 / 65535, atol=1 / 65535)
     assert info["intensity"] == "16-bit, divided by 65535"
+    assert info["bit_depth"] == 16
 
 
 def test_bits_divides_by_the_given_depth_and_refuses_values_above(folders):
@@ -188,6 +194,7 @@ def test_bits_divides_by_the_given_depth_and_refuses_values_above(folders):
     X_auto = load_image_folder(folders["12-bit"])[0]
     np.testing.assert_allclose(X, X_auto, atol=1e-7)
     assert info["intensity"] == "12-bit values in 16-bit files, divided by 4095"
+    assert info["bit_depth"] == 12
     with pytest.raises(ValueError, match="outside the \\[0, 1023\\]") as excinfo:
         load_image_folder(folders["12-bit"], intensity="bits:10")
     assert ".png" in str(excinfo.value) and "'bits:16'" in str(excinfo.value)
@@ -203,6 +210,7 @@ def test_minmax_stretches_the_set_range(tmp_path):
     assert X.min() == 0 and X.max() == 1
     assert X[0, 0] == 0.5
     assert info["intensity"] == "the set's range [1000, 3000] stretched to [0, 1]"
+    assert info["bit_depth"] is None
     # A constant set has no range: it becomes 0, like a constant image
     # under "per-image".
     X = load_images(tmp_path / "a", size=None, intensity="minmax")[0]
@@ -219,6 +227,7 @@ def test_per_image_undoes_a_grey_background(folders):
     )
     X = load_image_folder(folders["original"], intensity="per-image")[0]
     assert info["intensity"] == "stretched per image"
+    assert info["bit_depth"] is None
     np.testing.assert_array_equal(X_grey.min(axis=1), 0)
     np.testing.assert_array_equal(X_grey.max(axis=1), 1)
     # At half the contrast in 8 bits, the grey copy keeps every other level

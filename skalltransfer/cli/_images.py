@@ -181,17 +181,28 @@ def report_path(model_path):
     return os.path.splitext(model_path)[0] + "_report.json"
 
 
-def _auto_depth(phrase):
-    """The bit depth an ``--intensity auto`` found for integer images wider
-    than 8 bits, from the loaders' ``info["intensity"]`` ("12-bit values in
-    16-bit files, divided by 4095"); None for anything else (8-bit images,
-    a mix of depths)."""
+def _depth_in_phrase(phrase):
+    """The bit depth in an ``info["intensity"]`` phrase ("12-bit values in
+    16-bit files, divided by 4095"), for reports written before the loaders
+    returned ``info["bit_depth"]``; None unless exactly one depth is named."""
     divisors = set(re.findall(r"divided by (\d+)", phrase))
     if len(divisors) != 1:
         return None
     top = int(divisors.pop())
     bits = (top + 1).bit_length() - 1
-    return bits if top > 255 and top == 2**bits - 1 else None
+    return bits if top == 2**bits - 1 else None
+
+
+def _wide_depth(info):
+    """The bit depth an ``--intensity auto`` found for integer images wider
+    than 8 bits, None for anything else (8-bit images, a mix of depths)."""
+    if "bit_depth" in info:
+        depth = info["bit_depth"]
+    else:
+        depth = _depth_in_phrase(str(info["intensity"]))
+    if depth is not None and (type(depth) is not int or not 1 <= depth <= MAX_BITS):
+        raise ValueError(f"bit_depth {depth!r} is not a bit depth")
+    return depth if depth is not None and depth > 8 else None
 
 
 def training_options(model_path):
@@ -212,7 +223,7 @@ def training_options(model_path):
         options = dict(images["options"])
         if options["invert"] == "auto":
             options["invert"] = bool(images["info"]["inverted"])
-        depth = _auto_depth(str(images["info"]["intensity"]))
+        depth = _wide_depth(images["info"])
         if options["intensity"] == "auto" and depth is not None:
             options["intensity"] = f"bits:{depth}"
         options = {key: options[key] for key in ("intensity", "invert", "color")}

@@ -83,10 +83,11 @@ class _ImageSet:
 
     def finish(self):
         """Scale what depends on the set; return ``(X, info)``."""
-        X, phrases = self.X, []
+        X, phrases, depths = self.X, [], set()
         if self.mode == "auto":
             if EIGHT_BIT in self.kinds:
                 phrases.append("8-bit, divided by 255")
+                depths.add(8)
             if self.deferred:
                 depth = auto_depth(self.high, self.header_depths, self.path_of_high)
                 rows = X[self.deferred]
@@ -94,13 +95,15 @@ class _ImageSet:
                 np.clip(rows, 0.0, 1.0, out=rows)
                 X[self.deferred] = rows
                 phrases.append(depth_phrase(depth, self.containers[INTEGER]))
+                depths.add(depth)
             if FLOAT in self.kinds:
                 phrases.append("floating point, already in [0, 1], kept as they are")
         elif self.mode == "dtype":
-            phrases.extend(self._dtype_phrases())
+            phrases.extend(self._dtype_phrases(depths))
         elif self.mode == "bits":
             containers = set().union(*self.containers.values())
             phrases.append(depth_phrase(self.bits, containers))
+            depths.add(self.bits)
         elif self.mode == "minmax":
             low, high = stretch(X)
             phrases.append(f"the set's range [{low:g}, {high:g}] stretched to [0, 1]")
@@ -117,16 +120,19 @@ class _ImageSet:
             "size": (int(h), int(w)),
             "channels": channels,
             "intensity": "; ".join(phrases),
+            "bit_depth": depths.pop() if len(depths) == 1 else None,
             "inverted": bool(inverted),
         }
         return X, info
 
-    def _dtype_phrases(self):
+    def _dtype_phrases(self, depths):
         phrases = []
         if EIGHT_BIT in self.kinds:
             phrases.append("8-bit, divided by 255")
+            depths.add(8)
         for divisor, _, container in sorted(self.divisors.get(INTEGER, ())):
             depth = int(divisor + 1).bit_length() - 1
+            depths.add(depth)
             phrase = depth_phrase(depth, [container])
             if phrase not in phrases:
                 phrases.append(phrase)
@@ -296,8 +302,9 @@ default="auto"
     info : dict
         Only if ``return_info=True``: ``"size"`` (height, width),
         ``"channels"`` (1 or 3), ``"intensity"`` (a short phrase such as
-        ``"12-bit values in 16-bit files, divided by 4095"``) and
-        ``"inverted"`` (bool).
+        ``"12-bit values in 16-bit files, divided by 4095"``), ``"bit_depth"``
+        (``N`` when every integer image was divided by ``2**N - 1``, None
+        when none or several depths were) and ``"inverted"`` (bool).
 
     Raises
     ------
@@ -322,8 +329,8 @@ default="auto"
 
     ``"auto"`` decides the bit depth from the images loaded together, so
     new images loaded later may get another one; load them with the depth
-    ``info["intensity"]`` reported for the training images (e.g.
-    ``intensity="bits:12"``).
+    found for the training images, ``intensity=f"bits:{info['bit_depth']}"``
+    (e.g. ``"bits:12"``).
 
     Examples
     --------
@@ -434,7 +441,8 @@ default="auto"
 
     info : dict
         Only if ``return_info=True``: ``"size"``, ``"channels"``,
-        ``"intensity"`` and ``"inverted"``, as in :func:`load_image_folder`.
+        ``"intensity"``, ``"bit_depth"`` and ``"inverted"``, as in
+        :func:`load_image_folder`.
 
     Raises
     ------

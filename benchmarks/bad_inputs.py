@@ -6578,6 +6578,31 @@ def cases_cli(quick):
         return check
 
     cli("predict (valid)", ["predict", MODEL, IMGS], kind="valid", check=rows_ok(4))
+
+    # A report beside the model that ``fit`` did not write: its recorded bit
+    # depth is not used, and the images load with the defaults (after a note).
+    for depth in (99, "12", True, 12.5, -1, [12]):
+
+        def model_with_report(depth=depth):
+            model = S("files", f"report-{short(repr(depth), 20)}.skops")
+            shutil.copyfile(FX.file("all_sae.skops"), model)
+            info = {"size": [8, 8], "channels": 1, "intensity": "x",
+                    "bit_depth": depth, "inverted": False}  # fmt: skip
+            options = {"intensity": "auto", "invert": "auto", "color": "gray"}
+            with open(model[: -len(".skops")] + "_report.json", "w") as f:
+                json.dump({"images": {"options": options, "info": info}}, f)
+            return model
+
+        def noted(r):
+            if "cannot read how the training images were loaded" not in r.err:
+                raise Wrong(f"a crafted bit depth was used without a note: {r.err}")
+
+        cli(
+            f"predict <model whose report says bit_depth={depth!r}>",
+            ["predict", model_with_report, IMGS],
+            kind="valid",
+            check=noted,
+        )
     cli(
         "predict --proba --csv (valid)",
         ["predict", MODEL, IMGS, "--proba", "--csv", out("p.csv")],

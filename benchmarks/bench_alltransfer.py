@@ -589,6 +589,8 @@ if __name__ == "__main__":
     if args.report:
         report(args.report)
         raise SystemExit
+    if args.first_draw < 0:
+        parser.error("--first-draw must be 0 or more")
     if args.only_peers and args.no_peers:
         parser.error("--only-peers and --no-peers leave nothing to run")
     if args.only_peers:

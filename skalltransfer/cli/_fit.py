@@ -48,6 +48,7 @@ from skalltransfer.cli._groups import (
 )
 from skalltransfer.cli._images import (
     add_image_arguments,
+    add_size_argument,
     declared_image_shape,
     describe_images,
     image_warnings,
@@ -372,13 +373,9 @@ def add_fit_command(subparsers):
         metavar="all|INT",
         help="number of weight layers transferred, the paper's T (default: all)",
     )
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=2,
-        default=None,
-        metavar=("HEIGHT", "WIDTH"),
-        help="resize images to this size (default: the source's input size, "
+    add_size_argument(
+        parser,
+        "resize images to this size (default: the source's input size, "
         "28 28 for MNIST)",
     )
     parser.add_argument(

@@ -11,7 +11,7 @@ import warnings
 from contextlib import contextmanager
 
 from skalltransfer._core._images import ImageConventionWarning, square_image_shape
-from skalltransfer.cli._common import CommandError, image_size
+from skalltransfer.cli._common import CommandError, image_size, positive_int
 from skalltransfer.datasets._intensity import COLORS, INTENSITIES, MAX_BITS
 
 CHANNELS = {"gray": 1, "rgb": 3}
@@ -39,6 +39,18 @@ def invert(text):
     if text not in _INVERT:
         raise argparse.ArgumentTypeError(f"expected auto, yes or no, got {text!r}")
     return _INVERT[text]
+
+
+def add_size_argument(parser, help):
+    """``--size HEIGHT WIDTH``; None means "not given"."""
+    parser.add_argument(
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=None,
+        metavar=("HEIGHT", "WIDTH"),
+        help=help,
+    )
 
 
 def add_image_arguments(parser, color_default):

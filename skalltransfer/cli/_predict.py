@@ -14,11 +14,11 @@ from skalltransfer.cli._common import (
     escape,
     load_user_model,
     one_line_doc,
-    positive_int,
     reported,
 )
 from skalltransfer.cli._images import (
     add_image_arguments,
+    add_size_argument,
     apply_training_options,
     declared_image_shape,
     image_warnings,
@@ -55,13 +55,8 @@ def model_and_loading(args):
 def add_model_input_arguments(parser):
     """How a command that applies a saved model reads images for it:
     ``--size``, the image options and ``--allow-pickle``."""
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=2,
-        default=None,
-        metavar=("HEIGHT", "WIDTH"),
-        help="image size the model takes, when its input is not square",
+    add_size_argument(
+        parser, "image size the model takes, when its input is not square"
     )
     add_image_arguments(parser, IMAGE_DEFAULTS)
     add_allow_pickle_argument(parser, "a MODEL")

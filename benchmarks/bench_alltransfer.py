@@ -355,12 +355,33 @@ def best_peer(rows):
     return name, rows[name]
 
 
+def paired_difference(records, ref_records):
+    """Differences (points) of ``records`` over ``ref_records`` on each
+    (task, draw) both ran: the pairs behind a margin's standard error."""
+    ref = {(tuple(r["task"]), r["draw"]): r["accuracy"] for r in ref_records}
+    return np.array(
+        [
+            100 * (r["accuracy"] - ref[key])
+            for r in records
+            if (key := (tuple(r["task"]), r["draw"])) in ref
+        ]
+    )
+
+
+def standard_error(values):
+    """Standard error of the mean of ``values`` (NaN below two values)."""
+    if len(values) < 2:
+        return float("nan")
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
 def margins(rows):
     """For each source whose default transfer ran: the mean and per-task
     differences (points) of that default over the best single peer and over
     the source's own T = 0, and of that T = 0 over the PyTorch scratch peer,
-    as ``label -> (mean, {task: diff}, reference)`` (``reference``: the
-    best peer's name, "T=0" or "PyTorch scratch")."""
+    as ``label -> (mean, {task: diff}, reference, pairs)`` (``reference``:
+    the best peer's name, "T=0" or "PyTorch scratch"; ``pairs``: the
+    differences on each (task, draw) both ran)."""
     best = best_peer(rows)
     found = {}
     for method, records in rows.items():
@@ -380,6 +401,7 @@ def margins(rows):
                 float(np.mean(list(diff.values()))),
                 diff,
                 reference,
+                paired_difference(records, ref_records),
             )
         # "Transfer against no transfer" is like for like only if the
         # package's own network from scratch is as good as PyTorch's.
@@ -391,6 +413,9 @@ def margins(rows):
                 float(np.mean(list(diff.values()))),
                 diff,
                 "PyTorch scratch",
+                paired_difference(
+                    rows[f"{source}: T=0"], rows["peer: PyTorch scratch"]
+                ),
             )
     return found
 
@@ -423,11 +448,13 @@ def print_table(scores, n):
                 "",
             ]
         )
-    for label, (mean, diff, _) in margins(rows).items():
+    for label, (mean, diff, _, pairs) in margins(rows).items():
         table.append(
             [
                 f"margin: {label}",
-                f"{mean:+.2f}",
+                # The draws are shared, so the paired differences' standard
+                # error says whether a margin is more than draw noise.
+                f"{mean:+.2f} ± {standard_error(pairs):.2f} SE ({len(pairs)} pairs)",
                 " ".join(f"{diff[t]:+.1f}" for t in tasks if t in diff),
                 "",
             ]
@@ -484,7 +511,7 @@ def print_summary(scores):
                   for t in tasks), mean(rows[m])]
             for m in rows
         ]  # fmt: skip
-        for label, (avg, diff, _) in margins(rows).items():
+        for label, (avg, diff, *_) in margins(rows).items():
             table.append(
                 [f"margin: {label}",
                  *(f"{diff[t]:+.1f}" if t in diff else "" for t in tasks),

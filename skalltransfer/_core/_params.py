@@ -11,13 +11,18 @@ import joblib
 _NEVER_WEIGHTS = ("verbose", "warm_start")
 
 
+def _owner(params, key, estimator):
+    """The estimator that owns the (possibly nested) parameter ``key``."""
+    owner_path = key.rpartition("__")[0]
+    return params[owner_path] if owner_path else estimator
+
+
 def _reads_only(params, key, estimator):
     """Whether the (possibly nested) parameter ``key`` only changes how a
     fitted model is read, judged by the estimator that owns it."""
-    owner_path, _, name = key.rpartition("__")
-    owner = params[owner_path] if owner_path else estimator
+    name = key.rpartition("__")[2]
     return name in _NEVER_WEIGHTS or name in getattr(
-        owner, "_inference_only_params", ()
+        _owner(params, key, estimator), "_inference_only_params", ()
     )
 
 
@@ -29,7 +34,14 @@ def weights_params_hash(estimator):
         name = key.split("__")[-1]
         if _reads_only(all_params, key, estimator):
             continue
-        if name == "random_state" and not isinstance(value, numbers.Integral):
+        owner = _owner(all_params, key, estimator)
+        if name == "source" and hasattr(owner, "_transferred_source"):
+            # A transfer estimator as a source: its weights come from the
+            # fitted source it stands for, not from an un-fitted clone's copy.
+            # Hashed apart: pickling it beside its own parameters would make
+            # the hash depend on which objects the two share.
+            value = ("source", joblib.hash(owner._transferred_source()))
+        elif name == "random_state" and not isinstance(value, numbers.Integral):
             # A generator's state advances during fit; only ints name weights.
             value = "not-an-int" if value is not None else None
         params[key] = value

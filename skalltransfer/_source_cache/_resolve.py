@@ -101,7 +101,9 @@ def usable_fitted_source(source, source_data, origin=None):
             f"The source {type(source).__name__} is not fitted and no "
             "source_data was given. Fit it first (source=fitted_source), or "
             "pass source_data=SourceData(X_source, y_source) so it is fitted "
-            "here (and cached)."
+            "here (and cached). A search clones, and so un-fits, the sources "
+            "it sets: search over source=[FrozenEstimator(s) for s in "
+            "fitted_sources]."
         )
     return None
 

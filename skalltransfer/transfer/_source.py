@@ -7,6 +7,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import _is_fitted
 
+from skalltransfer._core._params import fitted_params_hash, weights_params_hash
 from skalltransfer._source_cache._resolve import resolve_source
 
 # Constraints of the source parameters, the same in every estimator that has
@@ -30,16 +31,35 @@ class TransferSourceMixin:
         # source keeps the same parameters; a search that changes them can
         # only mutate the clone's unfitted copy, never the user's model.
         new = super().__sklearn_clone__()
-        origin = getattr(self, "_source_origin", None)
-        if (
-            origin is None
-            and not isinstance(self.source, FrozenEstimator)
-            and _is_fitted(self.source)
-        ):
+        if not isinstance(self.source, FrozenEstimator) and _is_fitted(self.source):
             origin = self.source
+        else:
+            origin = getattr(self, "_source_origin", None)
         if origin is not None:
             new._source_origin = origin
         return new
+
+    def set_params(self, **params):
+        # A new source object (e.g. a search's un-fitted clone of one of its
+        # candidate sources) must not stand for the fitted source this clone
+        # remembers, however alike their parameters.
+        if "source" in params and params["source"] is not self.source:
+            self.__dict__.pop("_source_origin", None)
+        return super().set_params(**params)
+
+    def _transferred_source(self):
+        """The source object this estimator's weights come from: the fitted
+        source a clone stands for, else ``source`` itself. Names the source
+        in the weights hash of a model that uses this estimator as its own
+        source (a clone must hash as the fitted model it was cloned from)."""
+        origin = getattr(self, "_source_origin", None)
+        if (
+            origin is not None
+            and not _is_fitted(self.source)
+            and fitted_params_hash(origin) == weights_params_hash(self.source)
+        ):
+            return origin
+        return self.source
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

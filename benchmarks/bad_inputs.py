@@ -543,6 +543,18 @@ class Fixtures:
 
         return MLPClassifier((8,), max_iter=30, random_state=0).fit(self.X, self.y % 2)
 
+    def make_mlp_multilabel2(self):
+        from sklearn.neural_network import MLPClassifier
+
+        labels = np.stack([self.y % 2, self.y > 4], axis=1)
+        return MLPClassifier((8,), max_iter=30, random_state=0).fit(self.X, labels)
+
+    def make_mlp_multilabel3(self):
+        from sklearn.neural_network import MLPClassifier
+
+        labels = np.stack([self.y % 2, self.y > 4, self.y % 3 == 0], axis=1)
+        return MLPClassifier((8,), max_iter=30, random_state=0).fit(self.X, labels)
+
     def make_logreg(self):
         from sklearn.linear_model import LogisticRegression
 
@@ -2196,7 +2208,7 @@ SPECIFIC = {
     ],
     "label_map": [
         ("{0: 99, 1: 1}", {0: 99, 1: 1}, "bad"),
-        ("{} (empty)", {}, "any"),
+        ("{} (empty: no entries, not 'no map')", {}, "bad"),
         ("{0: 0} (class 1 missing)", {0: 0}, "bad"),
         ("['a'] (a list)", ["a"], "bad"),
         ("{0: 'x', 1: 1}", {0: "x", 1: 1}, "bad"),
@@ -2744,6 +2756,20 @@ SOURCE_VARIANTS = [
         lambda: FX.mlp_binary,
         "any",
         ("output", "binary", "unit"),
+        False,
+    ),
+    (
+        "a fitted multi-label MLPClassifier (2 labels)",
+        lambda: FX.mlp_multilabel2,
+        "bad",
+        ("multi-label", "one class per image"),
+        False,
+    ),
+    (
+        "a fitted multi-label MLPClassifier (3 labels)",
+        lambda: FX.mlp_multilabel3,
+        "bad",
+        ("multi-label", "one class per image"),
         False,
     ),
     (

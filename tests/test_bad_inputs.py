@@ -680,3 +680,28 @@ def test_active_learning_helpers_check_their_arguments():
     P[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="probabilities"):
         aift_scores(P)
+
+
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_a_multi_label_mlp_is_no_source(data, n_labels):
+    # Its logistic outputs are independent: no distribution over classes to
+    # relate the target classes to (two labels once passed for "binary").
+    from sklearn.neural_network import MLPClassifier
+
+    Xs, ys, Xt, yt = data
+    labels = np.stack([ys % 2, ys > 4, ys % 3 == 0], axis=1)[:, :n_labels]
+    mlp = MLPClassifier((8,), max_iter=30, random_state=0).fit(Xs, labels)
+    for use in (
+        lambda: AllTransferClassifier(mlp, max_iter=1).fit(Xt, yt),
+        lambda: DirectTransferClassifier(mlp).fit(Xt, yt),
+        lambda: transferability(mlp, Xt, yt, method="leep"),
+    ):
+        with pytest.raises(ValueError, match="multi-label MLPClassifier.*one class"):
+            use()
+
+
+def test_an_empty_label_map_is_a_map_without_entries(sae, data):
+    _, _, Xt, yt = data
+    with pytest.raises(ValueError, match=r"no entry for target class\(es\) \[0, 1\]"):
+        DirectTransferClassifier(sae, label_map={}).fit(Xt, yt)
+    assert DirectTransferClassifier(sae).fit(Xt, yt).source_units_.tolist() == [0, 1]

@@ -117,6 +117,12 @@ class LayerStack:
             return estimator._layer_stack()
         if hasattr(estimator, "coefs_") and hasattr(estimator, "intercepts_"):
             out = getattr(estimator, "out_activation_", "softmax")
+            if out == "logistic" and estimator.coefs_[-1].shape[1] > 1:
+                raise ValueError(
+                    "A multi-label MLPClassifier has independent logistic "
+                    "output units, not one distribution over classes; train "
+                    "the source on one class per image."
+                )
             if out == "logistic" and len(getattr(estimator, "classes_", ())) == 2:
                 raise ValueError(
                     "A binary MLPClassifier has a single logistic output unit, "

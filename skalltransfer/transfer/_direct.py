@@ -85,10 +85,15 @@ class DirectTransferClassifier(TransferSourceMixin, ClassifierMixin, BaseEstimat
         stack = LayerStack.from_estimator(source)
         check_source_input(source, stack, X)
         source_classes = np.asarray(getattr(source, "classes_", []))
-        mapping = self.label_map or {c: c for c in classes}
-        missing = [c for c in classes if c not in mapping]
+        # An empty dict is a map with no entries, not "no map".
+        mapping = {c: c for c in classes} if self.label_map is None else self.label_map
+        missing = [c for c in classes.tolist() if c not in mapping]
         if missing:
-            raise ValueError(f"label_map has no entry for target class(es) {missing}.")
+            raise ValueError(
+                f"label_map has no entry for target class(es) {missing}: give "
+                "each target class the source class it is (label_map={target: "
+                "source}), or pass label_map=None when they share their labels."
+            )
         targets = [mapping[c] for c in classes]
         unknown = [t for t in targets if t not in set(source_classes.tolist())]
         if unknown:

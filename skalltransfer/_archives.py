@@ -42,7 +42,10 @@ def _check_npy_header(member, size, name, what):
         )
         shape, _, dtype = read(member)
     except (ValueError, OSError, EOFError):
-        raise ValueError(f"{what}: its member {name!r} is not a NumPy array.") from None
+        raise ValueError(
+            f"{what}: its member {name!r} is not a NumPy array (damaged, or of "
+            "another format); it was not read."
+        ) from None
     if dtype.hasobject:
         return  # read only with pickle, which np.load refuses here
     declared = math.prod(shape) * dtype.itemsize

@@ -209,3 +209,59 @@ def test_loader_arguments_of_the_wrong_kind_say_so(tmp_path):
     X, y = np.zeros((20, 4)), np.arange(20) % 2
     with pytest.raises(ValueError, match="classes"):
         make_target_task(X, y, classes=5, n_per_class=5)
+
+
+def _npz_with_x_member(path, header_shape, payload):
+    """An .npz whose X.npy header says ``header_shape`` (uint8) and whose
+    data is ``payload`` (bytes, or an iterable of byte blocks)."""
+    import io
+    import zipfile
+
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {header_shape!r}, }}"
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("X.npy", "w", force_zip64=True) as member:
+            member.write(npy)
+            for block in [payload] if isinstance(payload, bytes) else payload:
+                member.write(block)
+        buffer = io.BytesIO()
+        np.save(buffer, np.arange(10) % 2)
+        archive.writestr("y.npy", buffer.getvalue())
+    return path
+
+
+def test_a_source_npz_bomb_is_refused_before_it_is_decompressed(tmp_path):
+    # 64 MB of zeros deflate to about 64 KB; SourceData.from_npz (and the
+    # CLI's --source X.npz) used to inflate it whole.
+    bomb = _npz_with_x_member(
+        tmp_path / "bomb.npz", (1 << 16, 1024), (bytes(1 << 20) for _ in range(64))
+    )
+    with pytest.raises(ValueError, match="decompression bomb"):
+        SourceData.from_npz(bomb)
+    declared = _npz_with_x_member(tmp_path / "big.npz", (10**9, 1000), bytes(100))
+    with pytest.raises(ValueError, match="declares an array"):
+        SourceData.from_npz(declared)
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((4, 0, 0), np.uint8), np.zeros((4, 1), np.int64), "without pixels"),
+        (np.zeros((4, 0, 5), np.uint8), np.zeros((4, 1), np.int64), "without pixels"),
+        (
+            np.zeros((4, 4, 4), np.uint8),
+            np.full((4, 1), 2**64 - 1, np.uint64),  # wrapped to -1 before
+            "outside the range of int64",
+        ),
+    ],
+)
+def test_a_medmnist_file_of_impossible_images_or_labels_says_so(
+    images, labels, message, tmp_path
+):
+    from skalltransfer.datasets import load_medmnist
+
+    path = tmp_path / "pathmnist.npz"
+    np.savez(path, train_images=images, train_labels=labels)
+    with pytest.raises(ValueError, match=message):
+        load_medmnist(path, size=(4, 4))

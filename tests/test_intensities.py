@@ -428,3 +428,43 @@ def test_invert_auto_refuses_images_too_small_to_have_a_border(tmp_path):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "tiny.png")
     with pytest.raises(ValueError, match="invert=True or invert=False"):
         load_images(tmp_path, size=None, invert="auto")
+
+
+def _write_png16(path, samples, colour_type):
+    """A PNG of 16-bit big-endian ``samples`` (height, width, channels),
+    written by hand: Pillow writes no 16-bit colour PNG."""
+    import struct
+    import zlib
+
+    height, width = samples.shape[:2]
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = samples.astype(">u2").reshape(height, -1).tobytes()
+    stride = len(rows) // height
+    raw = b"".join(b"\x00" + rows[r * stride : (r + 1) * stride] for r in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr))
+        f.write(chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("colour_type, channels", [(2, 3), (4, 2), (6, 4)])
+def test_16_bit_colour_pngs_load_on_their_16_bit_scale_with_a_warning(
+    tmp_path, shoes, colour_type, channels
+):
+    # Pillow keeps only the high byte of these samples: read as 8-bit files,
+    # 12-bit content came out 16 times too dark and was called "8-bit".
+    values = shoes[0][0].astype(np.uint16) * 16  # 12-bit content
+    samples = np.repeat(values[..., None], channels, axis=-1)
+    if channels in (2, 4):
+        samples[..., -1] = 65535  # opaque alpha, dropped
+    _write_png16(tmp_path / "scan.png", samples, colour_type)
+    with pytest.warns(UserWarning, match="only the high 8 bits"):
+        X, info = load_images(tmp_path / "scan.png", size=None, return_info=True)[::2]
+    assert info["bit_depth"] == 12 and "divided by 4095" in info["intensity"]
+    expected = (values // 256 * 257).astype(np.float32) / 4095
+    np.testing.assert_allclose(X[0], expected.ravel(), atol=2e-3)
+    assert X.max() > 0.8  # the content's own range, not 1/16 of it

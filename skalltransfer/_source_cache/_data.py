@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 from sklearn.utils.validation import column_or_1d
 
+from skalltransfer._archives import check_zip_sizes
 from skalltransfer._core._validation import (
     check_unit_interval,
     checked_array,
@@ -172,6 +173,9 @@ def read_npz(path, X_key="X", y_key="y", key_hint="Pass X_key= and y_key="):
             "numpy.savez); it is corrupt, truncated or of another format."
         )
     try:
+        # Sizes first: a member may declare or inflate to far more than the
+        # file holds.
+        check_zip_sizes(path, f"'{path}'")
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in (X_key, y_key) if key not in data.files]
             if missing:

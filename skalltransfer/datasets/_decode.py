@@ -13,6 +13,28 @@ from skalltransfer.datasets._intensity import (
 
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
+# PNG colour types with more than one sample per pixel: RGB, grey + alpha,
+# RGBA. Pillow decodes their 16-bit samples to 8 bits, keeping the high byte.
+_PNG_MULTI_SAMPLE_TYPES = (2, 4, 6)
+HIGH_BYTE_WARNING = (
+    "16-bit colour or grey+alpha PNG files: Pillow decodes only the high 8 "
+    "bits of each sample, so their intensities keep 8 bits of precision (the "
+    "bit depth is still found from their range). For full precision save "
+    "them as single-channel 16-bit PNG or TIFF."
+)
+
+
+def _png_high_byte_only(path):
+    """Whether the PNG file at ``path`` holds 16-bit samples that Pillow
+    reads as 8-bit ones (its IHDR chunk: bit depth, then colour type)."""
+    with open(path, "rb") as f:
+        header = f.read(26)
+    return (
+        len(header) == 26
+        and header[24] == 16
+        and (header[25] in _PNG_MULTI_SAMPLE_TYPES)
+    )
+
 
 def import_pil():
     """Import Pillow lazily: it is an optional dependency."""
@@ -147,6 +169,16 @@ def decode(path, color):
                 # only.
                 image = ImageOps.exif_transpose(image)
                 pixels, kind, container = raw_pixels(image, color, bits, image_format)
+                if (
+                    image_format == "PNG"
+                    and kind == EIGHT_BIT
+                    and _png_high_byte_only(path)
+                ):
+                    # Back on the 16-bit scale (65535 for 255), so the file is
+                    # scaled as the 16-bit file it is, not as an 8-bit one.
+                    pixels = pixels.astype(np.uint16) * np.uint16(257)
+                    kind, container = INTEGER, 16
+                    warnings.warn(HIGH_BYTE_WARNING, UserWarning, stacklevel=4)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -178,6 +178,11 @@ def load_medmnist(npz_path, split="train", *, size=None, color="gray"):
             "3-D MedMNIST datasets (volumes such as OrganMNIST3D) are not "
             "supported."
         )
+    if 0 in images.shape[1:3]:
+        raise ValueError(
+            f"'{path}' has {images_key} of shape {images.shape}: images without "
+            "pixels; the file is corrupt."
+        )
     if labels.ndim == 2 and labels.shape[1] > 1:
         raise ValueError(
             f"'{path}' holds a multi-label task ({labels_key} has shape "
@@ -190,6 +195,14 @@ def load_medmnist(npz_path, split="train", *, size=None, color="gray"):
             f"{labels.dtype}; expected integer labels of shape (n,) or (n, 1)."
         )
     labels = labels.reshape(-1)
+    if labels.size and (
+        labels.min() < np.iinfo(np.int64).min or labels.max() > np.iinfo(np.int64).max
+    ):
+        raise ValueError(
+            f"'{path}' has {labels_key} outside the range of int64 (largest "
+            f"{labels.max()}); MedMNIST labels are small class indices, so the "
+            "file is corrupt."
+        )
     if len(labels) != len(images):
         raise ValueError(
             f"'{path}' holds {len(images)} {split} images but {len(labels)} "

@@ -6150,6 +6150,45 @@ def cases_cli(quick):
     cli("fit --out <a folder>", base("--out", lambda: S("out")), hints=("--out",))
     cli("fit --out m.txt", base("--out", out("m.txt")), hints=("m.txt", "--out"))
     cli("fit --out ''", base("--out", ""), hints=("--out",))
+
+    def copy_of_source():
+        path = S("files", "own-source.skops")
+        shutil.copyfile(FX.file("sae.skops"), path)
+        return path
+
+    cli(
+        "fit --source X.skops --out X.skops (would overwrite its source)",
+        [
+            *base()[:4],
+            copy_of_source,
+            *base()[5:],
+            "--out",
+            lambda: S("files", "own-source.skops"),
+        ],
+        hints=("--out", "--source", "overwrite"),
+    )
+
+    def beside_a_folder():
+        os.makedirs(S("out", "plotdir_relation.png"), exist_ok=True)
+        return S("out", "plotdir.skops")
+
+    cli(
+        "fit --out M.skops (M_relation.png is a folder)",
+        base("--out", beside_a_folder),
+        hints=("plotdir_relation.png", "folder"),
+    )
+
+    def report_of_another_model():
+        for name in ("twin.joblib", "twin_report.json"):
+            with open(S("out", name), "w") as f:
+                f.write('{"model": "twin.joblib"}' if name.endswith("json") else "")
+        return S("out", "twin.skops")
+
+    cli(
+        "fit --out M.skops (M_report.json is M.joblib's)",
+        base("--out", report_of_another_model),
+        hints=("twin.joblib", "report", "--out"),
+    )
     if os.name == "posix":
 
         def ro_out():
@@ -6629,6 +6668,59 @@ def cases_cli(quick):
             kind="valid",
             check=noted,
         )
+    # A report whose values are of the wrong kind, or of another model.
+    crafted_reports = {
+        "intensity=['auto']": lambda r: r["images"]["options"].update(
+            intensity=["auto"]
+        ),
+        "invert={'a': 1}": lambda r: r["images"]["options"].update(invert={"a": 1}),
+        "inverted='false'": lambda r: r["images"]["info"].update(inverted="false"),
+        "size=[8]": lambda r: r["images"]["info"].update(size=[8]),
+        "model='M.joblib'": lambda r: r.update(model="x.joblib"),
+        "nested 100,000 deep": None,
+    }
+    for name, damage in crafted_reports.items():
+
+        def model_with_crafted_report(name=name, damage=damage):
+            model = S("files", f"crafted-{short(name, 20)}.skops")
+            shutil.copyfile(FX.file("all_sae.skops"), model)
+            info = {"size": [8, 8], "channels": 1, "intensity": "x",
+                    "bit_depth": 8, "inverted": False}  # fmt: skip
+            options = {"intensity": "auto", "invert": "auto", "color": "gray"}
+            report = {"model": "m.skops", "images": {"options": options, "info": info}}
+            with open(model[: -len(".skops")] + "_report.json", "w") as f:
+                if damage is None:
+                    f.write("[" * 100_000 + "]" * 100_000)
+                else:
+                    damage(report)
+                    json.dump(report, f)
+            return model
+
+        def noted(r):
+            if "cannot read how the training images were loaded" not in r.err:
+                raise Wrong(f"a crafted report was used without a note: {r.err}")
+
+        cli(
+            f"predict <model whose report says {name}>",
+            ["predict", model_with_crafted_report, IMGS],
+            kind="valid",
+            check=noted,
+        )
+    cli(
+        "predict --csv ''",
+        ["predict", MODEL, IMGS, "--csv", ""],
+        hints=("--csv", "file"),
+    )
+    cli(
+        "predict --csv <a folder>",
+        ["predict", MODEL, IMGS, "--csv", lambda: S("out")],
+        hints=("--csv", "file"),
+    )
+    cli(
+        "predict --size 16 4 (a model of 8x8 images)",
+        ["predict", MODEL, IMGS, "--size", "16", "4"],
+        hints=("--size", "8x8"),
+    )
     cli(
         "predict --proba --csv (valid)",
         ["predict", MODEL, IMGS, "--proba", "--csv", out("p.csv")],
@@ -7144,6 +7236,36 @@ def cases_cli(quick):
         ev("--confusion", out("c.png")),
         kind="any",
         hints=("--confusion", "matplotlib"),
+    )
+    cli(
+        "evaluate --confusion <no format>",
+        ev("--confusion", out("confusion")),
+        hints=("--confusion", "format", ".png"),
+    )
+    cli(
+        "evaluate --confusion <a folder>",
+        ev("--confusion", lambda: S("out")),
+        hints=("--confusion", "folder"),
+    )
+    cli(
+        "evaluate --confusion ''",
+        ev("--confusion", ""),
+        hints=("--confusion", "format"),
+    )
+
+    def kmeans_model():
+        from sklearn.cluster import KMeans
+
+        path = S("files", "kmeans.joblib")
+        import joblib
+
+        joblib.dump(KMeans(2, n_init=1, random_state=0).fit(FX.X), path)
+        return path
+
+    cli(
+        "evaluate <KMeans>.joblib --allow-pickle",
+        ["evaluate", kmeans_model, T, "--allow-pickle"],
+        hints=("KMeans", "classifier"),
     )
     cli("evaluate --size 9 9", ev("--size", "9", "9"), hints=("--size",))
     cli(

@@ -53,11 +53,24 @@ def _check_confusion(path):
     """``--confusion`` can be written, checked before any work."""
     if matplotlib_missing():
         raise CommandError(f"--confusion {path}: {MATPLOTLIB_NOTE[len('note: ') :]}")
+    if os.path.isdir(path):
+        raise CommandError(f"--confusion {path} is a folder; pass a file name.")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CommandError(
             f"--confusion {path}: the directory '{directory}' does not exist; "
             "create it first."
+        )
+    from matplotlib.figure import Figure
+
+    # Without a known extension matplotlib would write PATH.png instead.
+    formats = Figure().canvas.get_supported_filetypes()
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in formats:
+        raise CommandError(
+            f"--confusion {path}: name the file with its format, one of "
+            f"{', '.join('.' + f for f in sorted(formats))} (e.g. "
+            f"{os.path.splitext(path)[0] or 'confusion'}.png)."
         )
 
 
@@ -76,6 +89,12 @@ def _evaluate(args):
     if args.confusion is not None:
         _check_confusion(args.confusion)
     model, size, options = model_and_loading(args)
+    if getattr(model, "classes_", None) is None:
+        raise CommandError(
+            f"model {args.model}: a {type(model).__name__} has no classes to "
+            "score; evaluate takes a classifier, such as a model saved by "
+            "'skalltransfer fit'."
+        )
     with (
         reported(*DATA_ERRORS, context=args.labelled_dir),
         image_warnings(),

@@ -1,6 +1,8 @@
 """``skalltransfer fit``: transfer a source to a folder of labelled images."""
 
 import argparse
+import json
+import math
 import os
 import textwrap
 import time
@@ -88,12 +90,76 @@ def _refit(chosen, clf, X, y):
     return clf
 
 
+def _n_folds(requested, smallest):
+    """Folds of the comparison: ``requested`` (fewer when a class has fewer
+    images), or more when a training fold would keep fewer than 2 images
+    of the ``smallest`` class (the linear model chooses its C by an inner
+    cross-validation); 0 when the class is too small for any."""
+    if requested < 2 or smallest < 3:
+        return 0
+    folds = min(requested, smallest)
+    while smallest - math.ceil(smallest / folds) < 2:
+        folds += 1
+    return folds
+
+
 def _check_select(args):
     if args.select == "best" and args.cv == 0:
         raise CommandError(
             "--select best picks the candidate with the best cross-validated "
             "score, and --cv 0 turns cross-validation off; drop one of them."
         )
+
+
+# What fit writes beside the model MODEL.ext: MODEL_report.json and plots.
+SIDE_FILES = ("_report.json", "_relation.png", "_comparison.png", "_confusion.png")
+
+
+def _check_outputs(args, out):
+    """Refuse, before any training, an ``--out`` that would overwrite the
+    source model, or files beside it that cannot be written or belong to
+    another model (MODEL.skops and MODEL.joblib would share one report)."""
+    source = args.source
+    if os.path.isfile(source) and os.path.exists(out) and os.path.samefile(source, out):
+        raise CommandError(
+            f"--out {args.out} is the --source model, which fit would "
+            "overwrite; save the new model under another name."
+        )
+    stem = os.path.splitext(out)[0]
+    for suffix in SIDE_FILES:
+        path = stem + suffix
+        if os.path.isdir(path):
+            raise CommandError(
+                f"--out {args.out}: fit writes '{path}' beside the model, and "
+                "that is a folder; choose another --out name or move the folder."
+            )
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise CommandError(
+                f"--out {args.out}: fit writes '{path}' beside the model, and "
+                "that file is read-only; choose another --out name."
+            )
+    other = _model_of_report(stem + SIDE_FILES[0])
+    if other is not None:
+        other_path = os.path.join(os.path.dirname(out), os.path.basename(other))
+        if os.path.splitext(other)[1] != os.path.splitext(out)[1] and os.path.isfile(
+            other_path
+        ):
+            raise CommandError(
+                f"--out {args.out}: '{stem}{SIDE_FILES[0]}' beside it is the "
+                f"report of '{other_path}', which still exists; both models "
+                "would share it (and predict would read the wrong options). "
+                "Choose another --out name."
+            )
+
+
+def _model_of_report(path):
+    """The model file name a report written by fit records, or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            model = json.load(f)["model"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return model if isinstance(model, str) else None
 
 
 def _fit(args):
@@ -107,6 +173,7 @@ def _fit(args):
 
     _check_select(args)
     out = check_out(args.out)
+    _check_outputs(args, out)
     if not os.path.exists(args.target_dir):
         raise CommandError(f"--target-dir {args.target_dir}: no such folder.")
 
@@ -140,7 +207,7 @@ def _fit(args):
     relative = relative_names(paths, args.target_dir)
     groups, groups_from = read_groups(args, paths, args.target_dir)
     # Checked now, not after minutes of training.
-    n_splits = min(args.cv, int(counts.min()))
+    n_splits = _n_folds(args.cv, int(counts.min()))
     if groups is not None and n_splits >= 2:
         check_group_count(groups, n_splits, groups_from)
 
@@ -237,7 +304,11 @@ def _fit(args):
             f"Per-class results of the {chosen} (its cross-validated predictions):",
         )
     elif args.cv >= 2:
-        print("note: no cross-validation: the smallest class has fewer than 2 images.")
+        print(
+            "note: no cross-validation: the smallest class has fewer than 3 images "
+            "(each training fold needs 2 per class, for the linear model's own "
+            "choice of C)."
+        )
         if args.select == "best":
             print("note: --select best: nothing to compare, the transfer is saved.")
 

@@ -16,6 +16,11 @@ MATPLOTLIB_NOTE = (
     "it with 'pip install \"skalltransfer[plot]\"'."
 )
 
+# A confusion plot is at most this many inches a side, with a count in each
+# cell up to this many classes.
+MAX_CONFUSION_INCHES = 24.0
+MAX_CONFUSION_COUNTS = 40
+
 
 class _CountingScorer:
     """Accuracy, advancing a progress bar by one fit each time it scores."""
@@ -161,13 +166,18 @@ def save_confusion_plot(y, predicted, classes, path, title):
     """scikit-learn's ConfusionMatrixDisplay of ``predicted`` against ``y``."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    side = max(4.0, 0.6 * len(classes) + 2.5)
+    from skalltransfer.plotting._style import literal_label
+
+    # Capped: the figure would grow with the square of the number of classes,
+    # and a count in every cell is unreadable beyond a few dozen.
+    side = min(max(4.0, 0.6 * len(classes) + 2.5), MAX_CONFUSION_INCHES)
     fig, ax = _figure((side + 0.8, side))
     ConfusionMatrixDisplay.from_predictions(
         y,
         predicted,
         labels=classes,
-        display_labels=[escape(c) for c in classes],
+        display_labels=[literal_label(escape(c)) for c in classes],
+        include_values=len(classes) <= MAX_CONFUSION_COUNTS,
         ax=ax,
         colorbar=False,
         xticks_rotation="vertical" if len(classes) > 4 else "horizontal",

@@ -146,6 +146,13 @@ def input_images(n_features, shape, size, color, what, has_size_option=True):
         color = follows
         if size is None:
             return tuple(shape[:2]), color
+        if tuple(size) != tuple(shape[:2]):
+            # Same pixel count, other shape: a convolutional network would read
+            # the rows folded into its own.
+            raise CommandError(
+                f"--size {size[0]} {size[1]}: {what} takes {shape[0]}x{shape[1]} "
+                f"images; pass --size {shape[0]} {shape[1]} or omit --size."
+            )
     rgb = square_image_shape(n_features, 3)
     if color is None and size is None and not square_image_shape(n_features) and rgb:
         raise CommandError(
@@ -217,32 +224,61 @@ def _wide_depth(info):
     return depth if depth is not None and depth > 8 else None
 
 
+def _checked_options(report, model_path):
+    """The image options of a report (see :func:`training_options`); a
+    ValueError or TypeError for a report of another model or a value of the
+    wrong kind."""
+    model = report.get("model")
+    if isinstance(model, str) and (
+        os.path.splitext(model)[1] != os.path.splitext(model_path)[1]
+    ):
+        raise ValueError(f"the report of '{model}'")
+    images = report["images"]
+    options = {key: images["options"][key] for key in ("intensity", "invert", "color")}
+    info = images["info"]
+    kinds = {
+        "intensity": isinstance(options["intensity"], str),
+        "invert": type(options["invert"]) is bool or options["invert"] == "auto",
+        "color": options["color"] is None or isinstance(options["color"], str),
+        "inverted": type(info["inverted"]) is bool,
+        "size": isinstance(info["size"], list)
+        and len(info["size"]) == 2
+        and all(type(side) is int and side >= 1 for side in info["size"]),
+    }
+    wrong = [key for key, right in kinds.items() if not right]
+    if wrong:
+        raise TypeError(f"{', '.join(wrong)} of the wrong kind")
+    if options["invert"] == "auto":
+        options["invert"] = info["inverted"]
+    depth = _wide_depth(info)
+    if options["intensity"] == "auto" and depth is not None:
+        options["intensity"] = f"bits:{depth}"
+    options["size"] = tuple(info["size"])
+    return options
+
+
 def training_options(model_path):
     """How ``fit`` loaded the training images of the model at
-    ``model_path`` (``{"intensity", "invert", "color"}``), from the report
-    beside it; None without a readable report.
+    ``model_path`` (``{"intensity", "invert", "color", "size"}``), from the
+    report beside it; None without a readable report of that model.
 
     What ``fit`` decided over its whole folder is fixed, so that new images,
     however few, are treated the same way: ``--invert auto`` becomes what it
-    decided, and ``--intensity auto`` the bit depth it found for images
-    wider than 8 bits."""
+    decided, ``--intensity auto`` the bit depth it found for images wider
+    than 8 bits, and the size is the one the images were read at."""
     path = report_path(model_path)
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            images = json.load(f)["images"]
-        options = dict(images["options"])
-        if options["invert"] == "auto":
-            options["invert"] = bool(images["info"]["inverted"])
-        depth = _wide_depth(images["info"])
-        if options["intensity"] == "auto" and depth is not None:
-            options["intensity"] = f"bits:{depth}"
-        options = {key: options[key] for key in ("intensity", "invert", "color")}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+            report = json.load(f)
+        options = _checked_options(report, model_path)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        detail = str(exc) if isinstance(exc, (ValueError, TypeError)) else ""
+        reason = type(exc).__name__ if not detail or "\n" in detail else detail
         print(
             f"note: cannot read how the training images were loaded from '{path}' "
-            f"({type(exc).__name__}); loading the images with the defaults.",
+            f"({reason[:200]}); loading the images with the defaults.",
             file=sys.stderr,
         )
         return None
@@ -266,6 +302,10 @@ def apply_training_options(args, model_path):
             setattr(args, key, recorded[key])
             if recorded[key] != default and key != "color":
                 taken[key] = recorded[key]
+    if getattr(args, "size", None) is None:
+        args.size = recorded["size"]
+        if recorded["size"][0] != recorded["size"][1]:
+            taken["size"] = " ".join(map(str, recorded["size"]))
     if taken:
         names = {True: "yes", False: "no"}
         flags = " ".join(f"--{k} {names.get(v, v)}" for k, v in taken.items())

@@ -76,10 +76,24 @@ def refuse_class_folders(model, path, exc):
         ) from exc
 
 
+def _check_csv(path):
+    """``--csv`` names a file in an existing folder, checked before any work."""
+    if not path or os.path.isdir(path):
+        raise CommandError(f"--csv {path!r}: pass the name of a file to write.")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CommandError(
+            f"--csv {path}: the directory '{directory}' does not exist; create "
+            "it first."
+        )
+
+
 def _predict(args):
     """Predict the class of images with a model saved by 'skalltransfer fit'."""
     from skalltransfer.datasets import load_images
 
+    if args.csv is not None:
+        _check_csv(args.csv)
     model, size, options = model_and_loading(args)
     has_proba = hasattr(model, "predict_proba")
     if args.proba and not has_proba:
@@ -113,7 +127,7 @@ def _predict(args):
     # to keep one row per image; the CSV file quotes them instead.
     for row in [header, *rows]:
         print("\t".join(escape(cell) for cell in row))
-    if args.csv:
+    if args.csv is not None:
         with reported(OSError, context=f"--csv {args.csv}"):
             # surrogateescape writes back the bytes of a file name that is
             # not valid UTF-8, as os.listdir read them.

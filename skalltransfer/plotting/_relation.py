@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 from skalltransfer.plotting._style import (
     check_matplotlib,
     default_colors,
+    literal_label,
     merge_style,
     new_axes,
     unwrap_estimator,
@@ -287,14 +288,16 @@ class RelationDisplay:
                 "computed yourself, use RelationDisplay.from_relation."
             )
         relation = estimator.relation_
+        # Class labels are data (e.g. folder names): drawn letter for letter,
+        # whereas names passed here may be matplotlib formulas.
         if target_names is None:
-            target_names = estimator.classes_
+            target_names = [literal_label(c) for c in estimator.classes_]
         if source_names is None:
             labels = getattr(getattr(estimator, "source_", None), "classes_", None)
             # A source's classes_ name its output units only when they match
             # one to one (a fitted transfer used as source does not).
             if labels is not None and len(labels) == relation.shape[1]:
-                source_names = labels
+                source_names = [literal_label(c) for c in labels]
         disp = cls(
             relation,
             target_names=target_names,

@@ -21,6 +21,15 @@ _STYLE_ALIASES = {
 }
 
 
+def literal_label(value):
+    """``value`` as a label matplotlib draws letter for letter: a ``$``
+    would start a formula (and a malformed one fails the drawing), and a
+    byte of a folder name that is not UTF-8 (a lone surrogate) cannot be
+    drawn, so it shows as its escape."""
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("$", r"\$")
+
+
 def check_matplotlib(caller):
     """Import matplotlib or raise an ImportError naming the fix."""
     try:

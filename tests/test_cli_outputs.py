@@ -112,6 +112,7 @@ def test_two_models_never_share_a_report(source, folder, tmp_path):
     "damage",
     [
         "nested",
+        "a list",
         "intensity is a list",
         "invert is a dict",
         "inverted is a string",
@@ -128,6 +129,8 @@ def test_a_crafted_report_is_read_as_no_report(damage, source, folder, tmp_path)
     images = written["images"]
     if damage == "nested":
         text = "[" * 100_000 + "]" * 100_000
+    elif damage == "a list":
+        text = json.dumps([written])
     else:
         if damage == "intensity is a list":
             images["options"]["intensity"] = ["auto"]

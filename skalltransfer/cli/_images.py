@@ -228,6 +228,8 @@ def _checked_options(report, model_path):
     """The image options of a report (see :func:`training_options`); a
     ValueError or TypeError for a report of another model or a value of the
     wrong kind."""
+    if not isinstance(report, dict):
+        raise TypeError(f"a JSON {type(report).__name__}, not an object")
     model = report.get("model")
     if isinstance(model, str) and (
         os.path.splitext(model)[1] != os.path.splitext(model_path)[1]

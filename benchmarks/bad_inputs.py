@@ -6045,7 +6045,11 @@ def cases_cli(quick):
         ],
         kind="valid",
     )
-    cli("fit --out .joblib (valid)", base("--out", out("fit-ok.joblib")), kind="valid")
+    cli(
+        "fit --out .joblib (valid)",
+        base("--out", out("fit-ok-joblib.joblib")),
+        kind="valid",
+    )
     cli(
         "fit without --target-dir",
         ["fit", "--out", out("x.skops")],
@@ -6717,8 +6721,8 @@ def cases_cli(quick):
         hints=("--csv", "file"),
     )
     cli(
-        "predict --size 16 4 (a model of 8x8 images)",
-        ["predict", MODEL, IMGS, "--size", "16", "4"],
+        "predict --size 16 4 (a conv model of 8x8 images)",
+        ["predict", lambda: FX.file("all_conv32.skops"), IMGS, "--size", "16", "4"],
         hints=("--size", "8x8"),
     )
     cli(

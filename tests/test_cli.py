@@ -600,7 +600,7 @@ def bad_inputs(tmp_path, folder):
         (["predict", "{tmp}/missing.joblib", "{folder}"], "no such file"),
         (["predict", "{model}", "{tmp}/nowhere.png"], "No such file"),
         (["predict", "{model}", "{tmp}/empty"], "holds no image"),
-        (["predict", "{model}", "{folder}", "--size", "7", "7"], "takes 28x28 images"),
+        (["predict", "{model}", "{folder}", "--size", "7", "7"], "784 inputs"),
     ],
 )
 def test_user_errors_are_one_line_with_status_2(

@@ -176,18 +176,35 @@ def test_predict_reads_images_at_the_size_fit_read_them(digits, tmp_path):
     assert status == 0, err
 
 
-def test_a_network_that_declares_its_image_shape_takes_no_other(
-    source, folder, tmp_path
+def test_a_convolutional_network_takes_images_of_its_own_shape_only(
+    digits, source, folder, tmp_path
 ):
-    # 4x16 has the 64 pixels of 8x8: the rows would be folded into others.
+    # 4x16 has the 64 pixels of 8x8: convolutions would read the rows folded
+    # into others. A fully-connected network reads any layout of 64 pixels.
+    from skalltransfer import ConvAutoencoderClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        conv = ConvAutoencoderClassifier(
+            ((4, 3),), hidden_layer_sizes=(8,), pretrain_max_iter=0, max_iter=1
+        ).fit(*digits)
+    save_model(conv, tmp_path / "conv.skops")
     status, _, err = _fit(
-        folder, source, tmp_path / "m.skops", "--cv", "0", "--size", "4", "16"
+        folder, tmp_path / "conv.skops", tmp_path / "m.skops", "--cv", "0"
     )
-    assert status == 2
-    assert "takes 8x8 images; pass --size 8 8 or omit --size" in err
-    status, _, err = _run(["predict", source, folder / "0", "--size", "16", "4"])
-    assert status == 2
-    assert "takes 8x8 images" in err
+    assert status == 0, err
+    for argv in (
+        ["fit", "--target-dir", folder, "--source", tmp_path / "conv.skops"]
+        + ["--cv", "0", "--out", tmp_path / "wide.skops", "--size", "4", "16"],
+        ["predict", tmp_path / "m.skops", folder / "0", "--size", "16", "4"],
+    ):
+        status, _, err = _run(argv)
+        assert status == 2
+        assert "takes 8x8 images; pass --size 8 8 or omit --size" in err
+    status, _, err = _fit(
+        folder, source, tmp_path / "dense.skops", "--cv", "0", "--size", "4", "16"
+    )
+    assert status == 0, err
 
 
 def test_fit_cross_validates_whenever_a_training_fold_keeps_two_per_class(

@@ -57,6 +57,7 @@ from skalltransfer.cli._images import (
     input_images,
     json_info,
     loader_options,
+    reads_image_layout,
 )
 from skalltransfer.cli._sources import fit_cli_source, resolve_cli_source
 
@@ -184,6 +185,7 @@ def _fit(args):
         args.size,
         args.color,
         "the source network",
+        fixed_layout=data is None and reads_image_layout(source),
     )
     if data is not None and color == "rgb" and "image_shape" in source.get_params():
         # Source images given as colour (--color rgb): a convolutional

@@ -111,22 +111,37 @@ def declared_image_shape(model):
     """``(height, width, channels)`` of the images the fitted ``model``
     takes, or None when it does not say (a model that is not a network, a
     network whose input is not a square image)."""
+    stack = _stack_of(model)
+    return None if stack is None else stack.family.image_shape(stack)
+
+
+def reads_image_layout(model):
+    """Whether the fitted ``model`` reads its inputs in the layout of its
+    declared image shape (a convolutional network), so that images of
+    another shape with as many pixels would be read wrongly."""
+    stack = _stack_of(model)
+    return stack is not None and stack.family.reads_image_layout
+
+
+def _stack_of(model):
     from skalltransfer._core._stack import LayerStack
 
     try:
-        stack = LayerStack.from_estimator(model)
-        return stack.family.image_shape(stack)
+        return LayerStack.from_estimator(model)
     except (TypeError, ValueError, AttributeError):
         return None
 
 
-def input_images(n_features, shape, size, color, what, has_size_option=True):
+def input_images(
+    n_features, shape, size, color, what, has_size_option=True, fixed_layout=False
+):
     """``((height, width), color)`` of the images to read for a network of
     ``n_features`` inputs declaring the image ``shape`` (or None).
 
     ``color`` (``--color``, or None: follow the network) must agree with
     the network's channels; ``size`` (``--size``, or None) with its
-    inputs.
+    inputs, and with ``shape`` itself when the network reads that layout
+    (``fixed_layout``).
     """
     if shape is not None:
         channels = shape[2]
@@ -146,7 +161,7 @@ def input_images(n_features, shape, size, color, what, has_size_option=True):
         color = follows
         if size is None:
             return tuple(shape[:2]), color
-        if tuple(size) != tuple(shape[:2]):
+        if fixed_layout and tuple(size) != tuple(shape[:2]):
             # Same pixel count, other shape: a convolutional network would read
             # the rows folded into its own.
             raise CommandError(

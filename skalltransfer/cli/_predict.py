@@ -24,6 +24,7 @@ from skalltransfer.cli._images import (
     image_warnings,
     input_images,
     loader_options,
+    reads_image_layout,
 )
 
 # -- predict --------------------------------------------------------------------
@@ -47,7 +48,12 @@ def model_and_loading(args):
         )
     apply_training_options(args, args.model)
     size, color = input_images(
-        n_features, declared_image_shape(model), args.size, args.color, "the model"
+        n_features,
+        declared_image_shape(model),
+        args.size,
+        args.color,
+        "the model",
+        fixed_layout=reads_image_layout(model),
     )
     return model, size, loader_options(args, color)
 

@@ -102,6 +102,11 @@ class Family:
     #: transferred output layer (which may silence it); False keeps it
     #: unchanged (scale 1).
     fits_output_temperature = True
+    #: Whether the network reads its input rows in the layout of
+    #: :meth:`image_shape` (convolutions do); False when that shape is only
+    #: how a square input is shown, and images of another shape with as
+    #: many pixels feed it as well.
+    reads_image_layout = False
 
     # -- identity -------------------------------------------------------------
     def __eq__(self, other):

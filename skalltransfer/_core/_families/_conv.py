@@ -56,6 +56,7 @@ class ConvFamily(BackpropFamily):
     finetune_shift_augmentation = 1
     finetune_min_updates = 400
     finetune_stop_on_plateau = False
+    reads_image_layout = True
 
     # -- shapes ---------------------------------------------------------------
     def _shapes(self, stack):

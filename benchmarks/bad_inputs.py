@@ -7112,6 +7112,14 @@ def cases_cli(quick):
         ("per-image", "valid"),
         ("dtype", "valid"),
         ("BITS:8", "any"),
+        ("range:0:1", "valid"),
+        ("range:-1:2.5", "valid"),
+        ("range:5:5", "bad"),
+        ("range:2:1", "bad"),
+        ("range:nan:1", "bad"),
+        ("range:0:inf", "bad"),
+        ("range:a:b", "bad"),
+        ("range:1", "bad"),
     ]:
         cli(
             f"fit --intensity {mode}",

@@ -118,6 +118,7 @@ def test_two_models_never_share_a_report(source, folder, tmp_path):
         "inverted is a string",
         "size of one side",
         "size of a float",
+        "range of strings",
     ],
 )
 def test_a_crafted_report_is_read_as_no_report(damage, source, folder, tmp_path):
@@ -140,6 +141,9 @@ def test_a_crafted_report_is_read_as_no_report(damage, source, folder, tmp_path)
             images["info"]["inverted"] = "false"  # bool("false") is True
         elif damage == "size of one side":
             images["info"]["size"] = [8]
+        elif damage == "range of strings":
+            images["options"]["intensity"] = "minmax"
+            images["info"]["range"] = ["0", "1"]
         else:
             images["info"]["size"] = [8.0, 8]
         text = json.dumps(written)
@@ -149,6 +153,33 @@ def test_a_crafted_report_is_read_as_no_report(damage, source, folder, tmp_path)
     assert "Traceback" not in err
     assert "cannot read how the training images were loaded" in err
     assert len(out.strip().splitlines()) == 1 + 10
+
+
+def test_a_minmax_model_predicts_an_image_the_same_alone_or_in_a_batch(
+    digits, source, tmp_path
+):
+    # "minmax" stretches the images loaded together: predict pins the
+    # training set's range instead of stretching each batch by its own.
+    X, y = digits
+    folder = tmp_path / "imgs"
+    for label in (0, 1):
+        (folder / str(label)).mkdir(parents=True)
+        for i, row in enumerate(X[y == label][:6]):
+            values = (1000 + row.reshape(8, 8) * 2000).astype(np.uint16)
+            Image.fromarray(values).save(folder / str(label) / f"{i}.png")
+    model = tmp_path / "m.skops"
+    status, _, err = _fit(folder, source, model, "--cv", "0", "--intensity", "minmax")
+    assert status == 0, err
+    dim = tmp_path / "new" / "dim.png"
+    dim.parent.mkdir()
+    Image.fromarray((1000 + X[0].reshape(8, 8) * 500).astype(np.uint16)).save(dim)
+    Image.open(folder / "1" / "0.png").save(dim.parent / "full.png")
+    alone = _run(["predict", model, dim])
+    batch = _run(["predict", model, dim.parent])
+    assert alone[0] == batch[0] == 0
+    assert "--intensity range:1000.0:3000.0" in alone[2]
+    row = alone[1].splitlines()[1].split("\t")[1:]
+    assert row in [line.split("\t")[1:] for line in batch[1].splitlines()]
 
 
 def test_predict_reads_images_at_the_size_fit_read_them(digits, tmp_path):

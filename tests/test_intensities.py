@@ -95,6 +95,7 @@ def test_8_bit_images_are_divided_by_255(folders, shoes):
         "channels": 1,
         "intensity": "8-bit, divided by 255",
         "bit_depth": 8,
+        "range": None,
         "inverted": False,
     }
 
@@ -210,7 +211,7 @@ def test_minmax_stretches_the_set_range(tmp_path):
     assert X.min() == 0 and X.max() == 1
     assert X[0, 0] == 0.5
     assert info["intensity"] == "the set's range [1000, 3000] stretched to [0, 1]"
-    assert info["bit_depth"] is None
+    assert info["bit_depth"] is None and info["range"] == [1000, 3000]
     # A constant set has no range: it becomes 0, like a constant image
     # under "per-image".
     X = load_images(tmp_path / "a", size=None, intensity="minmax")[0]
@@ -363,10 +364,37 @@ def test_the_paths_passed_are_not_modified(folders):
 # Bad values ------------------------------------------------------------------
 
 
+def test_range_loads_new_images_with_the_range_minmax_found(tmp_path):
+    # "minmax" decides over the images loaded together: one image alone
+    # would be stretched by its own range. "range:LOW:HIGH" pins it.
+    images = [np.full((6, 6), 1000, np.uint16), np.full((6, 6), 3000, np.uint16)]
+    images[0][0, 0] = 2000
+    _write_folder(tmp_path, images, ["a", "b"])
+    X_set, _, info = load_image_folder(
+        tmp_path, size=None, intensity="minmax", return_info=True
+    )
+    low, high = info["range"]
+    X_one, _, one = load_images(
+        tmp_path / "a", size=None, intensity=f"range:{low}:{high}", return_info=True
+    )
+    np.testing.assert_array_equal(X_one, X_set[:1])
+    assert one["range"] == [1000, 3000] and one["bit_depth"] is None
+    assert one["intensity"] == "the range [1000, 3000] stretched to [0, 1]"
+    # Values outside the range are clipped; floats and negatives work too.
+    X = load_images(tmp_path / "a", size=None, intensity="range:1500:1750")[0]
+    assert X.min() == 0 and X.max() == 1
+    np.save(tmp_path / "f.npy", np.zeros(1))  # not an image: ignored
+    Image.fromarray(np.full((6, 6), -0.25, np.float32)).save(tmp_path / "f.tif")
+    X = load_images(tmp_path / "f.tif", size=None, intensity="range:-0.5:0.5")[0]
+    np.testing.assert_allclose(X, 0.25)
+
+
 @pytest.mark.parametrize(
     "intensity",
     ["Auto", "bits", "bits:", "bits:0", "bits:33", "bits:12.5", "bits:x",
-     "bits:-4", "bits: 12", "bits:１２", "per_image", 12, None, ("bits", 12)],
+     "bits:-4", "bits: 12", "bits:１２", "per_image", 12, None, ("bits", 12),
+     "range", "range:", "range:1", "range:5:5", "range:2:1", "range:a:b",
+     "range:nan:1", "range:0:inf", "range:0:1:2"],
 )  # fmt: skip
 def test_a_bad_intensity_is_refused_with_the_valid_values(folders, intensity):
     for load in (load_image_folder, load_images):

@@ -12,7 +12,12 @@ from contextlib import contextmanager
 
 from skalltransfer._core._images import ImageConventionWarning, square_image_shape
 from skalltransfer.cli._common import CommandError, image_size, positive_int
-from skalltransfer.datasets._intensity import COLORS, INTENSITIES, MAX_BITS
+from skalltransfer.datasets._intensity import (
+    COLORS,
+    INTENSITIES,
+    MAX_BITS,
+    check_intensity,
+)
 
 CHANNELS = {"gray": 1, "rgb": 3}
 DEFAULT_INTENSITY = "auto"
@@ -26,9 +31,16 @@ def intensity(text):
     head, _, bits = text.partition(":")
     if head == "bits" and bits.isdigit() and 1 <= int(bits) <= MAX_BITS:
         return f"bits:{int(bits)}"
+    if head == "range":
+        try:
+            check_intensity(text)
+        except ValueError:
+            pass
+        else:
+            return text
     raise argparse.ArgumentTypeError(
-        f"expected auto, dtype, bits:N (N from 1 to {MAX_BITS}), minmax or "
-        f"per-image, got {text!r}"
+        f"expected auto, dtype, bits:N (N from 1 to {MAX_BITS}), minmax, "
+        f"range:LOW:HIGH (finite, LOW < HIGH) or per-image, got {text!r}"
     )
 
 
@@ -65,8 +77,9 @@ def add_image_arguments(parser, color_default):
         "8-bit images divided by 255, 16-bit ones by the bit depth their values "
         "use, e.g. 4095 for 12-bit scans), dtype (by the file's type: 255 or "
         "65535), bits:N (by 2^N - 1), minmax (the smallest and largest value "
-        "of all the images to 0 and 1) or per-image (each image stretched to "
-        "its own range: for a grey background or a low contrast)",
+        "of all the images to 0 and 1), range:LOW:HIGH (LOW and HIGH to 0 and "
+        "1) or per-image (each image stretched to its own range: for a grey "
+        "background or a low contrast)",
     )
     parser.add_argument(
         "--invert",
@@ -239,6 +252,19 @@ def _wide_depth(info):
     return depth if depth is not None and depth > 8 else None
 
 
+def _range_option(value_range):
+    """``"range:LOW:HIGH"`` of a recorded ``[low, high]``; a ValueError or
+    TypeError for anything else."""
+    low, high = value_range
+    if type(low) not in (int, float) or type(high) not in (int, float):
+        raise TypeError("range of the wrong kind")
+    if low == high:
+        return "minmax"  # a constant training set: nothing to fix
+    text = f"range:{low!r}:{high!r}"
+    check_intensity(text)
+    return text
+
+
 def _checked_options(report, model_path):
     """The image options of a report (see :func:`training_options`); a
     ValueError or TypeError for a report of another model or a value of the
@@ -270,6 +296,9 @@ def _checked_options(report, model_path):
     depth = _wide_depth(info)
     if options["intensity"] == "auto" and depth is not None:
         options["intensity"] = f"bits:{depth}"
+    if options["intensity"] == "minmax" and info.get("range") is not None:
+        # The training set's range, not each new batch's own.
+        options["intensity"] = _range_option(info["range"])
     options["size"] = tuple(info["size"])
     return options
 

@@ -83,7 +83,7 @@ class _ImageSet:
 
     def finish(self):
         """Scale what depends on the set; return ``(X, info)``."""
-        X, phrases, depths = self.X, [], set()
+        X, phrases, depths, value_range = self.X, [], set(), None
         if self.mode == "auto":
             if EIGHT_BIT in self.kinds:
                 phrases.append("8-bit, divided by 255")
@@ -107,6 +107,11 @@ class _ImageSet:
         elif self.mode == "minmax":
             low, high = stretch(X)
             phrases.append(f"the set's range [{low:g}, {high:g}] stretched to [0, 1]")
+            value_range = [low, high]
+        elif self.mode == "range":
+            low, high = self.bits
+            phrases.append(f"the range [{low:g}, {high:g}] stretched to [0, 1]")
+            value_range = [low, high]
         else:
             phrases.append("stretched per image")
         h, w = self.shape[:2]
@@ -121,6 +126,7 @@ class _ImageSet:
             "channels": channels,
             "intensity": "; ".join(phrases),
             "bit_depth": depths.pop() if len(depths) == 1 else None,
+            "range": value_range,
             "inverted": bool(inverted),
         }
         return X, info
@@ -248,8 +254,8 @@ def load_image_folder(
     return_paths : bool, default=False
         If True, also return the path of each image.
 
-    intensity : {"auto", "dtype", "minmax", "per-image"} or "bits:N", \
-default="auto"
+    intensity : {"auto", "dtype", "minmax", "per-image"}, "bits:N" or \
+"range:LOW:HIGH", default="auto"
         How raw pixel values become [0, 1]:
 
         - ``"auto"``: 8-bit images are divided by 255; 16-bit (and 32-bit
@@ -266,6 +272,10 @@ default="auto"
           training set whose depth ``"auto"`` detected.
         - ``"minmax"``: the smallest and largest value of all the images
           (after resizing) are stretched to 0 and 1.
+        - ``"range:LOW:HIGH"``, e.g. ``"range:0:4095"``: LOW and HIGH are
+          stretched to 0 and 1, values outside clipped. The way to load new
+          images exactly as a training set whose range ``"minmax"`` found
+          (``info["range"]``).
         - ``"per-image"``: each image is stretched from its own minimum to
           its own maximum (after resizing); a constant image becomes 0. For
           images whose background or contrast varies, e.g. a mid-grey
@@ -304,7 +314,9 @@ default="auto"
         ``"channels"`` (1 or 3), ``"intensity"`` (a short phrase such as
         ``"12-bit values in 16-bit files, divided by 4095"``), ``"bit_depth"``
         (``N`` when every integer image was divided by ``2**N - 1``, None
-        when none or several depths were) and ``"inverted"`` (bool).
+        when none or several depths were), ``"range"`` (``[low, high]``
+        stretched to [0, 1] by ``"minmax"`` or ``"range:LOW:HIGH"``, else
+        None) and ``"inverted"`` (bool).
 
     Raises
     ------
@@ -412,12 +424,14 @@ def load_images(
         File extensions read from a directory, matched case-insensitively.
         Hidden files are ignored.
 
-    intensity : {"auto", "dtype", "minmax", "per-image"} or "bits:N", \
-default="auto"
+    intensity : {"auto", "dtype", "minmax", "per-image"}, "bits:N" or \
+"range:LOW:HIGH", default="auto"
         How raw pixel values become [0, 1], as in :func:`load_image_folder`.
         ``"auto"`` and ``"minmax"`` decide over the images loaded here; to
         predict, load new images as the training images were loaded (e.g.
-        ``"bits:12"`` where the training images were 12-bit).
+        ``"bits:12"`` where the training images were 12-bit, or
+        ``"range:LOW:HIGH"`` with the ``info["range"]`` of a ``"minmax"``
+        training set).
 
     invert : bool or "auto", default=False
         True inverts the scaled intensities (``1 - x``); ``"auto"`` inverts
@@ -441,7 +455,7 @@ default="auto"
 
     info : dict
         Only if ``return_info=True``: ``"size"``, ``"channels"``,
-        ``"intensity"``, ``"bit_depth"`` and ``"inverted"``, as in
+        ``"intensity"``, ``"bit_depth"``, ``"range"`` and ``"inverted"``, as in
         :func:`load_image_folder`.
 
     Raises

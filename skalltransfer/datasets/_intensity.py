@@ -21,24 +21,51 @@ EIGHT_BIT, INTEGER, FLOAT = "8-bit", "integer", "float"
 
 
 def check_intensity(intensity):
-    """``(mode, bits)`` of a valid ``intensity`` option; ``bits`` is the N
-    of ``"bits:N"``, else None. A ValueError lists the valid values."""
+    """``(mode, value)`` of a valid ``intensity`` option: ``value`` is the N
+    of ``"bits:N"``, the ``(low, high)`` of ``"range:LOW:HIGH"``, else None.
+    A ValueError lists the valid values."""
     message = (
-        "intensity must be 'auto', 'dtype', 'minmax', 'per-image' or "
+        "intensity must be 'auto', 'dtype', 'minmax', 'per-image', "
         f"'bits:N' with N a whole number of bits from 1 to {MAX_BITS} (e.g. "
-        f"'bits:12' for 12-bit scans); got {intensity!r}."
+        "'bits:12' for 12-bit scans) or 'range:LOW:HIGH' with finite LOW < "
+        "HIGH (e.g. 'range:0:4095', the range 'minmax' found for training "
+        f"images); got {intensity!r}."
     )
     if not isinstance(intensity, str):
         raise ValueError(message)
     if intensity in INTENSITIES:
         return intensity, None
     prefix, _, number = intensity.partition(":")
+    if prefix == "range":
+        return "range", _range_bounds(number, message)
     if prefix != "bits" or not number.isascii() or not number.isdigit():
         raise ValueError(message)
     bits = int(number)
     if not 1 <= bits <= MAX_BITS:
         raise ValueError(message)
     return "bits", bits
+
+
+def _range_bounds(text, message):
+    """``(low, high)`` of the ``LOW:HIGH`` of ``"range:LOW:HIGH"``."""
+    parts = text.split(":")
+    try:
+        low, high = (float(part) for part in parts) if len(parts) == 2 else ()
+    except ValueError:
+        raise ValueError(message) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(message)
+    return low, high
+
+
+def in_range(pixels, bounds):
+    """``pixels`` mapped from the range ``bounds`` to [0, 1] (float32),
+    values outside it clipped; returns ``(values, divisor)``."""
+    low, high = bounds
+    values = pixels.astype(np.float32) - np.float32(low)
+    values /= np.float32(high - low)
+    np.clip(values, 0.0, 1.0, out=values)
+    return values, np.float32(high - low)
 
 
 def check_invert(invert):
@@ -92,6 +119,8 @@ def scale_now(pixels, kind, path, mode, bits, header_bits):
             )
         if mode in ("minmax", "per-image"):
             return pixels, None
+        if mode == "range":
+            return in_range(pixels, bits)
         if mode == "bits":
             raise ValueError(
                 f"The image '{path}' holds floating-point pixels, which have "
@@ -110,6 +139,8 @@ def scale_now(pixels, kind, path, mode, bits, header_bits):
         return pixels, np.float32(1)
     if mode in ("minmax", "per-image"):
         return pixels.astype(np.float32), None
+    if mode == "range":
+        return in_range(pixels, bits)
     low = int(pixels.min()) if pixels.size else 0
     high = int(pixels.max()) if pixels.size else 0
     if mode == "bits":

@@ -265,3 +265,14 @@ def test_a_medmnist_file_of_impossible_images_or_labels_says_so(
     np.savez(path, train_images=images, train_labels=labels)
     with pytest.raises(ValueError, match=message):
         load_medmnist(path, size=(4, 4))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_given_as_an_image_is_refused_not_waited_on(tmp_path):
+    # Opening a FIFO blocks until a writer comes: predict hung on one.
+    from skalltransfer.datasets import load_images
+
+    pipe = tmp_path / "scan.png"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match="neither an image file nor a directory"):
+        load_images(pipe)

@@ -491,6 +491,12 @@ def load_images(
                     f"extensions {extensions} (sub-folders are not searched; "
                     "for class sub-folders use load_image_folder())."
                 )
+        elif not os.path.isfile(path):
+            # A FIFO or a device would block or never end when read.
+            raise ValueError(
+                f"'{path}' is neither an image file nor a directory (a pipe, a "
+                "socket or a device); pass an image file or a folder of them."
+            )
         else:
             paths = [path]
     else:

@@ -316,3 +316,24 @@ def test_a_confusion_plot_of_many_classes_stays_small(tmp_path):
     save_confusion_plot(y, y[::-1], classes, tmp_path / "c.png", "150 classes")
     with Image.open(tmp_path / "c.png") as image:
         assert max(image.size) <= (MAX_CONFUSION_INCHES + 0.8) * 150
+
+
+def test_fit_refuses_more_classes_than_source_units_before_training(digits, tmp_path):
+    # All-transfer answers each class through a source output unit of its
+    # own; the library's message named a Python parameter, after the loading.
+    X, y = digits
+    keep = y < 3
+    save_model(_tiny_source(X[keep], y[keep]), tmp_path / "three.skops")
+    folder = _image_folder(tmp_path / "imgs", digits, ["a", "b", "c", "d"], 4)
+    status, out, err = _fit(folder, tmp_path / "three.skops", tmp_path / "m.skops")
+    assert status == 2
+    assert "holds 4 classes but the source has 3 output units" in err
+    assert "--n-transferred-layers" in err and "Traceback" not in err
+    assert "Transferred" not in out  # nothing was trained
+    status, _, err = _fit(
+        folder,
+        tmp_path / "three.skops",
+        tmp_path / "m.skops",
+        *("--cv", "0", "--n-transferred-layers", "1"),
+    )
+    assert status == 0, err

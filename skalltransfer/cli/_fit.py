@@ -104,6 +104,29 @@ def _n_folds(requested, smallest):
     return folds
 
 
+def _check_output_units(args, source, data, n_classes):
+    """All-transfer answers each class through its own source output unit:
+    refuse more classes than units before any training, naming the option
+    that trains a new output layer instead."""
+    from skalltransfer._core._stack import LayerStack
+
+    if data is None:
+        stack = LayerStack.from_estimator(source)
+        n_units, n_layers = stack.layer_sizes[-1], stack.n_layers
+    else:
+        n_units, n_layers = len(np.unique(data.y)), None
+    T = args.n_transferred_layers
+    all_transfer = T == "all" or (n_layers is not None and T >= n_layers)
+    if all_transfer and n_classes > n_units:
+        raise CommandError(
+            f"--target-dir {args.target_dir} holds {n_classes} classes but the "
+            f"source has {n_units} output units, and all-transfer answers each "
+            "class through a unit of its own. Pass --n-transferred-layers with "
+            "fewer layers than the source has (e.g. 1) to train a new output "
+            "layer, or a source trained on more classes."
+        )
+
+
 def _check_select(args):
     if args.select == "best" and args.cv == 0:
         raise CommandError(
@@ -206,6 +229,7 @@ def _fit(args):
             f"('{classes[0]}'); a classifier needs at least two, one sub-folder "
             "per class."
         )
+    _check_output_units(args, source, data, len(classes))
     relative = relative_names(paths, args.target_dir)
     groups, groups_from = read_groups(args, paths, args.target_dir)
     # Checked now, not after minutes of training.

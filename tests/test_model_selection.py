@@ -86,3 +86,16 @@ def test_the_display_draws_each_fold(task):
     assert len(disp.ax_.get_xticklabels()) == 3
     assert len(disp.ax_.lines) >= 3  # one line per fold
     plt.close(disp.figure_)
+
+
+def test_folds_too_small_for_the_linear_models_inner_search_are_refused(task):
+    # Three of each class in two stratified folds leave one for training:
+    # scikit-learn's inner search failed there with its own message, after
+    # the transfer had been fitted.
+    source, X, y = task
+    rows = np.concatenate([np.flatnonzero(y == c)[:3] for c in (6, 7)])
+    clf = AllTransferClassifier(source, max_iter=3, random_state=0)
+    with pytest.raises(ValueError, match=r"trains on 1 sample of class \d.*cv"):
+        compare_transfer(clf, X[rows], y[rows], cv=2)
+    result = compare_transfer(clf, X[rows], y[rows], cv=3)
+    assert len(result.folds) == 3

@@ -50,6 +50,24 @@ class _InnerFolds(StratifiedKFold):
         return self._folds_for(y).split(X, y, groups)
 
 
+def _check_inner_folds(y, folds):
+    """The linear baseline chooses its C by a stratified cross-validation
+    inside each training fold: refuse, before any fit, a fold that leaves a
+    class fewer than 2 samples to split."""
+    for k, (train, _) in enumerate(folds):
+        classes, counts = np.unique(y[train], return_counts=True)
+        if counts.min() < 2:
+            raise ValueError(
+                f"Fold {k} trains on {counts.min()} sample of class "
+                f"{classes[counts.argmin()].tolist()!r}; the linear baseline "
+                "chooses its C by a cross-validation inside each training "
+                "fold, which needs 2 samples of every class there. Pass a cv "
+                "whose training folds keep 2 of each class (stratified folds "
+                "keep more for training the more folds there are) or more "
+                "samples of the smallest class."
+            )
+
+
 def _candidates(estimator):
     """The transfer, the same network from scratch when the estimator can
     train one (``n_transferred_layers=0``), and the linear baseline."""
@@ -143,6 +161,7 @@ def compare_transfer(
         cv = StratifiedGroupKFold(n_splits=cv)
     splitter = check_cv(cv, y, classifier=is_classifier(estimator))
     folds = list(splitter.split(X, y, groups))
+    _check_inner_folds(y, folds)
     scorer = check_scoring(estimator, scoring=scoring)
     candidates = _candidates(estimator)
     jobs = [

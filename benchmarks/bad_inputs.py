@@ -2644,6 +2644,36 @@ def cases_params(quick):
         call="StackedAutoencoderClassifier().set_params(bogus=1)",
     )
 
+    def compare(rows_of_class):
+        def fn(t):
+            from skalltransfer.model_selection import compare_transfer
+
+            y = np.repeat([0, 1, 2][: len(rows_of_class)], rows_of_class)
+            X = np.random.RandomState(0).rand(len(y), 64)
+            clf = st().AllTransferClassifier(FX.sae, **TKW)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = compare_transfer(clf, X, y, cv=2)
+            assert all(np.isfinite(v).all() for v in result.scores.values())
+            return "scored"
+
+        return fn
+
+    add(
+        "params",
+        "compare_transfer(cv=2) on 2 samples of each of 2 classes",
+        compare([2, 2]),
+        hints=("single sample", "cv"),
+        call="compare_transfer(AllT, X, y, cv=2)",
+    )
+    add(
+        "params",
+        "compare_transfer(cv=2) with a class of 2 samples among classes of 10",
+        compare([10, 10, 2]),
+        kind="valid",
+        call="compare_transfer(AllT, X, y, cv=2)",
+    )
+
 
 # =============================================================================
 # Area "source": source, source_data, SourceData, source_memory, the cache

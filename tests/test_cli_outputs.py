@@ -246,12 +246,34 @@ def test_fit_cross_validates_whenever_a_training_fold_keeps_two_per_class(
     three = _image_folder(tmp_path / "three", digits, ["0", "1"], 3)
     status, out, err = _fit(three, source, tmp_path / "a.skops", "--cv", "2")
     assert status == 0, err
+    assert "note: 3 cross-validation folds instead of --cv 2" in out
     assert "Cross-validated accuracy (3-fold" in out
     two = _image_folder(tmp_path / "two", digits, ["0", "1"], 2)
     status, out, err = _fit(two, source, tmp_path / "b.skops")
     assert status == 0, err
     assert "no cross-validation: the smallest class has fewer than 3 images" in out
     assert (tmp_path / "b.skops").exists()
+
+
+# A grouped fold may keep one image of the small class for training: the
+# linear model's inner search warns and goes on.
+@pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")
+def test_grouped_folds_keep_the_number_asked_for(digits, source, tmp_path):
+    # Grouped folds follow the groups: raising their number to keep two of
+    # each class for training would ask for more folds than the groups allow.
+    X, y = digits
+    root = tmp_path / "imgs"
+    for label, n in enumerate([6, 6, 3]):
+        (root / str(label)).mkdir(parents=True)
+        for i, row in enumerate(X[y == label][:n]):
+            image = Image.fromarray((row.reshape(8, 8) * 255).astype(np.uint8))
+            image.save(root / str(label) / f"{'ab'[i % 2]}_{i}.png")
+    status, out, err = _fit(
+        root, source, tmp_path / "m.skops", "--cv", "2", "--group-pattern", "^([ab])_"
+    )
+    assert status == 0, err
+    assert "(2-fold, stratified, grouped;" in out
+    assert "instead of --cv" not in out
 
 
 def test_class_names_matplotlib_would_parse_are_drawn_as_they_are(

@@ -91,15 +91,16 @@ def _refit(chosen, clf, X, y):
     return clf
 
 
-def _n_folds(requested, smallest):
+def _n_folds(requested, smallest, grouped=False):
     """Folds of the comparison: ``requested`` (fewer when a class has fewer
-    images), or more when a training fold would keep fewer than 2 images
-    of the ``smallest`` class (the linear model chooses its C by an inner
-    cross-validation); 0 when the class is too small for any."""
+    images), or, without groups, more when a training fold would keep fewer
+    than 2 images of the ``smallest`` class (the linear model chooses its C
+    by an inner cross-validation); 0 when the class is too small for any.
+    Grouped folds follow the groups, so their number stays the user's."""
     if requested < 2 or smallest < 3:
         return 0
     folds = min(requested, smallest)
-    while smallest - math.ceil(smallest / folds) < 2:
+    while not grouped and smallest - math.ceil(smallest / folds) < 2:
         folds += 1
     return folds
 
@@ -233,7 +234,7 @@ def _fit(args):
     relative = relative_names(paths, args.target_dir)
     groups, groups_from = read_groups(args, paths, args.target_dir)
     # Checked now, not after minutes of training.
-    n_splits = _n_folds(args.cv, int(counts.min()))
+    n_splits = _n_folds(args.cv, int(counts.min()), grouped=groups is not None)
     if groups is not None and n_splits >= 2:
         check_group_count(groups, n_splits, groups_from)
 
@@ -317,6 +318,13 @@ def _fit(args):
     comparison = None
     chosen = TRANSFER
     if n_splits >= 2:
+        if n_splits > args.cv:
+            print(
+                f"note: {n_splits} cross-validation folds instead of --cv "
+                f"{args.cv}: with fewer, a training fold keeps under 2 images of "
+                "the smallest class (the linear model chooses its C by a "
+                "cross-validation of its own)."
+            )
         splitter = make_splitter(n_splits, groups, args.random_state)
         comparison = run_comparison(clf, X, y, groups, splitter, show_bar)
         how = "stratified" if groups is None else "stratified, grouped"
@@ -495,9 +503,9 @@ def add_fit_command(subparsers):
         type=cv_folds,
         default=5,
         metavar="INT",
-        help="at most this many cross-validation folds (2 or more), limited by "
-        "the smallest class (default: 5; 0 skips cross-validation and the "
-        "comparison)",
+        help="cross-validation folds (2 or more), fewer when the smallest class "
+        "has fewer images, more when a training fold would keep under 2 of "
+        "them (default: 5; 0 skips cross-validation and the comparison)",
     )
     add_group_arguments(parser)
     parser.add_argument(

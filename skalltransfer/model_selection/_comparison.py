@@ -52,19 +52,17 @@ class _InnerFolds(StratifiedKFold):
 
 def _check_inner_folds(y, folds):
     """The linear baseline chooses its C by a stratified cross-validation
-    inside each training fold: refuse, before any fit, a fold that leaves a
-    class fewer than 2 samples to split."""
+    inside each training fold, which cannot split a fold holding a single
+    sample of each class: refuse such folds before any fit."""
     for k, (train, _) in enumerate(folds):
-        classes, counts = np.unique(y[train], return_counts=True)
-        if counts.min() < 2:
+        if np.unique(y[train], return_counts=True)[1].max() < 2:
             raise ValueError(
-                f"Fold {k} trains on {counts.min()} sample of class "
-                f"{classes[counts.argmin()].tolist()!r}; the linear baseline "
-                "chooses its C by a cross-validation inside each training "
-                "fold, which needs 2 samples of every class there. Pass a cv "
-                "whose training folds keep 2 of each class (stratified folds "
-                "keep more for training the more folds there are) or more "
-                "samples of the smallest class."
+                f"Fold {k} trains on a single sample of each class; the "
+                "linear baseline chooses its C by a cross-validation inside "
+                "each training fold, which needs 2 samples of a class there. "
+                "Pass a cv whose training folds keep more samples (stratified "
+                "folds keep more for training the more folds there are) or "
+                "more samples per class."
             )
 
 

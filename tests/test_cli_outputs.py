@@ -50,13 +50,16 @@ def source(digits, tmp_path_factory):
     return path
 
 
-def _image_folder(root, digits, names, per_class):
+def _image_folder(root, digits, names, per_class, file_name="{}.png".format):
+    """Digit ``label`` in folder ``names[label]``: ``per_class`` images, or
+    ``per_class[label]`` when it is a list."""
     X, y = digits
     for label, name in enumerate(names):
+        n = per_class[label] if isinstance(per_class, list) else per_class
         (root / name).mkdir(parents=True)
-        for i, row in enumerate(X[y == label][:per_class]):
+        for i, row in enumerate(X[y == label][:n]):
             image = Image.fromarray((row.reshape(8, 8) * 255).astype(np.uint8))
-            image.save(root / name / f"{i}.png")
+            image.save(root / name / file_name(i))
     return root
 
 
@@ -261,13 +264,10 @@ def test_fit_cross_validates_whenever_a_training_fold_keeps_two_per_class(
 def test_grouped_folds_keep_the_number_asked_for(digits, source, tmp_path):
     # Grouped folds follow the groups: raising their number to keep two of
     # each class for training would ask for more folds than the groups allow.
-    X, y = digits
-    root = tmp_path / "imgs"
-    for label, n in enumerate([6, 6, 3]):
-        (root / str(label)).mkdir(parents=True)
-        for i, row in enumerate(X[y == label][:n]):
-            image = Image.fromarray((row.reshape(8, 8) * 255).astype(np.uint8))
-            image.save(root / str(label) / f"{'ab'[i % 2]}_{i}.png")
+    root = _image_folder(
+        tmp_path / "imgs", digits, ["0", "1", "2"], [6, 6, 3],
+        lambda i: f"{'ab'[i % 2]}_{i}.png",
+    )  # fmt: skip
     status, out, err = _fit(
         root, source, tmp_path / "m.skops", "--cv", "2", "--group-pattern", "^([ab])_"
     )
